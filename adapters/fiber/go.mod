@@ -1,0 +1,7 @@
+module github.com/ssekit/ssekit/adapters/fiber
+
+go 1.26
+
+require github.com/ssekit/ssekit v0.0.0
+
+replace github.com/ssekit/ssekit => ../..

@@ -1,0 +1,166 @@
+package core
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// AppendMessage appends the wire form of m to dst and returns the extended
+// buffer. On error dst is returned unchanged: nothing is appended.
+//
+// String and []byte data are encoded without allocating.
+func AppendMessage(dst []byte, m Message) ([]byte, error) {
+	data, hasData, err := m.payload()
+	if err != nil {
+		return dst, err
+	}
+	if err := m.check(data); err != nil {
+		return dst, err
+	}
+	if m.Comment != "" {
+		dst = appendLines(dst, ":", m.Comment)
+	}
+	if m.ID != "" {
+		dst = append(dst, "id: "...)
+		dst = append(dst, m.ID...)
+		dst = append(dst, '\n')
+	}
+	if m.Event != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, m.Event...)
+		dst = append(dst, '\n')
+	}
+	if m.Retry > 0 {
+		dst = append(dst, "retry: "...)
+		dst = strconv.AppendInt(dst, m.Retry.Milliseconds(), 10)
+		dst = append(dst, '\n')
+	}
+	if hasData || m.ID != "" || m.Event != "" {
+		dst = appendLines(dst, "data:", data)
+		dst = append(dst, '\n')
+	}
+	return dst, nil
+}
+
+// WriteTo writes the wire form of m to w. It implements io.WriterTo; an invalid
+// message writes nothing and returns an error matching ErrInvalidField.
+func (m Message) WriteTo(w io.Writer) (int64, error) {
+	bp := getBuf()
+	defer putBuf(bp)
+	b, err := AppendMessage((*bp)[:0], m)
+	if err != nil {
+		return 0, err
+	}
+	*bp = b
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// payload returns the data as text and whether the message has data at all.
+func (m *Message) payload() (string, bool, error) {
+	switch d := m.Data.(type) {
+	case nil:
+		return "", false, nil
+	case string:
+		return d, true, nil
+	case []byte:
+		return bytesView(d), true, nil
+	case json.RawMessage:
+		return bytesView(d), true, nil
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			return "", false, err
+		}
+		return bytesView(b), true, nil
+	}
+}
+
+// check validates every field against what the standard can carry.
+func (m *Message) check(data string) error {
+	switch {
+	case m.Retry < 0:
+		return &fieldError{"Retry", "negative duration"}
+	case m.Retry > 0 && m.Retry < time.Millisecond:
+		return &fieldError{"Retry", "below one millisecond"}
+	case strings.ContainsAny(m.ID, "\r\n\x00"):
+		return &fieldError{"ID", "contains CR, LF or NUL"}
+	case strings.ContainsAny(m.Event, "\r\n"):
+		return &fieldError{"Event", "contains CR or LF"}
+	case !utf8.ValidString(m.ID):
+		return &fieldError{"ID", "not valid UTF-8"}
+	case !utf8.ValidString(m.Event):
+		return &fieldError{"Event", "not valid UTF-8"}
+	case !utf8.ValidString(m.Comment):
+		return &fieldError{"Comment", "not valid UTF-8"}
+	case !utf8.ValidString(data):
+		return &fieldError{"Data", "not valid UTF-8"}
+	case m.Data == nil && m.ID == "" && m.Event == "" && m.Retry == 0 && m.Comment == "":
+		return &fieldError{"Message", "empty: no data, id, event, retry or comment"}
+	}
+	return nil
+}
+
+// appendLines appends one "<field> <line>\n" per line of s, splitting on CRLF,
+// CR and LF. A trailing line break yields a final empty line, so it survives.
+// Each byte is scanned a bounded number of times, whatever the mix of breaks.
+func appendLines(dst []byte, field, s string) []byte {
+	lf := strings.IndexByte(s, '\n')
+	for {
+		head := s
+		if lf >= 0 {
+			head = s[:lf]
+		}
+		end := strings.IndexByte(head, '\r')
+		if end < 0 {
+			end = lf
+		}
+		dst = append(dst, field...)
+		dst = append(dst, ' ')
+		if end < 0 {
+			dst = append(dst, s...)
+			return append(dst, '\n')
+		}
+		dst = append(dst, s[:end]...)
+		dst = append(dst, '\n')
+		next := end + 1
+		if s[end] == '\r' && next < len(s) && s[next] == '\n' {
+			next++
+		}
+		s = s[next:]
+		if lf >= 0 {
+			if lf -= next; lf < 0 {
+				lf = strings.IndexByte(s, '\n')
+			}
+		}
+	}
+}
+
+// bytesView returns b as a string without copying; the caller must not keep it
+// beyond the call that uses it.
+func bytesView(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// bufPool holds write buffers so idle streams keep none.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooled is the largest buffer returned to the pool; a rare huge event does
+// not pin its buffer.
+const maxPooled = 64 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) > maxPooled {
+		return
+	}
+	*bp = (*bp)[:0]
+	bufPool.Put(bp)
+}

@@ -1,0 +1,65 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrClientGone is the reason a stream ended when the client went away (the
+// request context was cancelled).
+var ErrClientGone = errors.New("ssekit: client gone")
+
+// ErrShutdown is the reason a stream ended when its [Group] shut down.
+var ErrShutdown = errors.New("ssekit: shutting down")
+
+// PanicError is the reason a stream ended, or a handler failed, when user code
+// panicked: the panic ends that stream (or answers 500), never the process.
+type PanicError struct {
+	Value any // what was passed to panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("ssekit: panic: %v", e.Value) }
+
+// HTTPError is an error a handler returns to answer with a given status
+// instead of a stream. Adapters hand it to the framework's own error handling.
+type HTTPError struct {
+	Status  int    // the HTTP status code, such as 401
+	Message string // the response body; empty means the status text
+}
+
+// Error returns a handler error that answers with status and msg.
+func Error(status int, msg string) error { return &HTTPError{Status: status, Message: msg} }
+
+func (e *HTTPError) Error() string {
+	if e.Message == "" {
+		return http.StatusText(e.Status)
+	}
+	return e.Message
+}
+
+// StatusCode returns e.Status.
+func (e *HTTPError) StatusCode() int { return e.Status }
+
+// StatusOf returns the HTTP status a handler error should answer with: the one
+// the error carries (any error in its chain with a StatusCode() int method),
+// otherwise 500.
+func StatusOf(err error) int {
+	var s interface{ StatusCode() int }
+	if errors.As(err, &s) {
+		if c := s.StatusCode(); c >= 400 && c <= 599 {
+			return c
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// Message text a handler error answers with: its own text when it carries a
+// status, the status text otherwise (so internal errors are not leaked).
+func ErrorText(err error) string {
+	var s interface{ StatusCode() int }
+	if errors.As(err, &s) && StatusOf(err) == s.StatusCode() {
+		return err.Error()
+	}
+	return http.StatusText(StatusOf(err))
+}

@@ -1,0 +1,61 @@
+package core
+
+import "time"
+
+// Defaults for [Options].
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Options configures the stream loop. The zero value means the defaults.
+type Options struct {
+	// Heartbeat is how long a stream may stay idle before a ":" comment is
+	// sent to keep proxies from closing it (and, on fasthttp, to notice a
+	// vanished client). Zero means DefaultHeartbeat; negative disables it.
+	Heartbeat time.Duration
+	// WriteTimeout bounds each write and flush, so a client that stops reading
+	// cannot hold the stream forever. It replaces the server's own write
+	// timeout, which would otherwise kill healthy long streams. Zero means
+	// DefaultWriteTimeout; negative disables it.
+	WriteTimeout time.Duration
+	// Group, when set, lets the whole group of streams be shut down at once.
+	Group *Group
+	// OnEnd, when set, is called once per stream with the reason it ended (nil
+	// for a normal end), after the target is stopped. Use it to log.
+	OnEnd func(err error)
+}
+
+// Option sets one field of [Options].
+type Option func(*Options)
+
+// WithHeartbeat sets [Options.Heartbeat].
+func WithHeartbeat(d time.Duration) Option { return func(o *Options) { o.Heartbeat = d } }
+
+// WithWriteTimeout sets [Options.WriteTimeout].
+func WithWriteTimeout(d time.Duration) Option { return func(o *Options) { o.WriteTimeout = d } }
+
+// WithGroup sets [Options.Group].
+func WithGroup(g *Group) Option { return func(o *Options) { o.Group = g } }
+
+// WithOnEnd sets [Options.OnEnd].
+func WithOnEnd(f func(err error)) Option { return func(o *Options) { o.OnEnd = f } }
+
+// NewOptions applies opts to the zero Options.
+func NewOptions(opts ...Option) Options {
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}

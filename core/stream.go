@@ -1,0 +1,150 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Writer is what an adapter hands the stream loop: the response body, with a
+// way to push buffered bytes to the client.
+type Writer interface {
+	Write(p []byte) (int, error)
+	Flush() error
+}
+
+// DeadlineWriter is a [Writer] that can bound each write. Adapters implement
+// it whenever their framework exposes the connection's write deadline.
+type DeadlineWriter interface {
+	Writer
+	SetWriteDeadline(t time.Time) error
+}
+
+// heartbeat is the comment sent on an idle stream.
+var heartbeat = []byte(":\n")
+
+// Run is the stream loop every adapter shares. The adapter has set [Header]
+// (and the status, 200) but written no body yet. Run flushes at once so the
+// headers leave before the first event, then repeatedly writes everything the
+// target has queued and flushes once, so a burst costs one flush and a lone
+// event leaves at once. After an idle interval it sends a heartbeat comment.
+//
+// It returns, stopping t with the reason, when the target ends (nil), when ctx
+// is done ([ErrClientGone]: adapters pass the request's context), when a write
+// or flush fails or misses its deadline, or when the group shuts down
+// ([ErrShutdown], after writing what was queued).
+func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
+	s := loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
+	s.dw, _ = w.(DeadlineWriter)
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r}
+		}
+		s.finish()
+		t.Stop(err)
+		if o.OnEnd != nil {
+			o.OnEnd(err)
+		}
+	}()
+	var down <-chan struct{}
+	if o.Group != nil {
+		var ok bool
+		if down, ok = o.Group.join(); !ok {
+			return ErrShutdown
+		}
+		defer o.Group.leave()
+	}
+	var tick <-chan time.Time
+	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
+	var timer *time.Timer
+	if hb > 0 {
+		timer = time.NewTimer(hb)
+		defer timer.Stop()
+		tick = timer.C
+	}
+	first := true
+	for {
+		n, end, err := s.drain(t, first)
+		if err != nil {
+			return err
+		}
+		first = false
+		if n > 0 && timer != nil {
+			timer.Reset(hb)
+		}
+		if end {
+			return nil
+		}
+		select {
+		case <-t.Ready():
+		case <-tick:
+			if err := s.send(heartbeat); err != nil {
+				return err
+			}
+			timer.Reset(hb)
+		case <-ctx.Done():
+			return ErrClientGone
+		case <-down:
+			if _, _, err := s.drain(t, false); err != nil {
+				return err
+			}
+			return ErrShutdown
+		}
+	}
+}
+
+// loop holds the per-stream write state.
+type loop struct {
+	w     Writer
+	dw    DeadlineWriter // nil when the writer cannot bound writes
+	wt    time.Duration  // per-write timeout; 0 means none
+	wrote bool           // a deadline was set
+}
+
+// drain writes everything queued in t and flushes once. With force it
+// flushes even when nothing is queued (to send the headers).
+func (s *loop) drain(t EventTarget, force bool) (int, bool, error) {
+	bp := getBuf()
+	defer putBuf(bp)
+	b, end := t.Drain((*bp)[:0])
+	*bp = b
+	if len(b) == 0 && !force {
+		return 0, end, nil
+	}
+	return len(b), end, s.send(b)
+}
+
+// send writes b (which may be empty) and flushes, under the write deadline.
+func (s *loop) send(b []byte) error {
+	if s.dw != nil && s.wt > 0 {
+		if err := s.dw.SetWriteDeadline(time.Now().Add(s.wt)); err != nil {
+			s.dw = nil // the writer cannot bound writes after all
+		} else {
+			s.wrote = true
+		}
+	}
+	if len(b) > 0 {
+		if _, err := s.w.Write(b); err != nil {
+			return writeError(err)
+		}
+	}
+	if err := s.w.Flush(); err != nil {
+		return writeError(err)
+	}
+	return nil
+}
+
+// finish gives the server a fresh deadline to end the response with, since the
+// last one may have expired while the stream sat idle.
+func (s *loop) finish() {
+	if s.wrote && s.dw != nil {
+		_ = s.dw.SetWriteDeadline(time.Now().Add(s.wt))
+	}
+}
+
+// ErrWrite is matched by the reason a stream ended when writing to the client
+// failed or missed its deadline.
+var ErrWrite = errors.New("ssekit: write failed")
+
+func writeError(err error) error { return fmt.Errorf("%w: %w", ErrWrite, err) }

@@ -1,0 +1,195 @@
+package core
+
+import (
+	"context"
+	"sync"
+)
+
+// EventTarget is what a handler returns and the stream loop drains: a source of
+// frames that are already encoded, so a broker can encode an event once and
+// share the bytes with every subscriber.
+//
+// Implementations must be safe for use by the loop's goroutine concurrently
+// with their producers. [Target] is the ready-made one.
+type EventTarget interface {
+	// Ready returns a channel that receives (or is closed) whenever Drain may
+	// have something new to return, including the end of the target.
+	Ready() <-chan struct{}
+	// Drain appends every frame queued now to dst without blocking, and reports
+	// whether the target has ended: no frame will follow the ones returned.
+	Drain(dst []byte) (buf []byte, end bool)
+	// Stop is called once by the stream loop when the stream ends, with the
+	// reason (nil when the target itself ended it). The target must then refuse
+	// new frames and wake every producer waiting on it.
+	Stop(err error)
+}
+
+// DefaultQueueLimit is the number of encoded bytes a [Target] queues, once its
+// stream runs, before Dispatch waits for the client to catch up.
+const DefaultQueueLimit = 1 << 20
+
+// TargetOption configures a [Target].
+type TargetOption func(*Target)
+
+// KeepOpenOnClose makes a message whose Event is "close" an ordinary event:
+// by default it is written and then the stream ends.
+func KeepOpenOnClose() TargetOption {
+	return func(t *Target) { t.closeEvent = "" }
+}
+
+// WithQueueLimit sets how many encoded bytes the target queues, once its
+// stream runs, before Dispatch waits (default [DefaultQueueLimit]). One message
+// is always accepted into an empty queue, whatever its size. Before the stream
+// starts the queue is not limited, so a handler may dispatch a backlog before
+// it returns.
+func WithQueueLimit(n int) TargetOption {
+	return func(t *Target) {
+		if n > 0 {
+			t.limit = n
+		}
+	}
+}
+
+// Target is the ready-made [EventTarget]: producers call Dispatch from any
+// goroutine, at any time, including before the handler returns (nothing is
+// lost), and Close to end the stream once everything dispatched is written.
+type Target struct {
+	mu         sync.Mutex
+	queue      []byte
+	limit      int
+	closeEvent string
+	started    bool // the loop has drained at least once
+	closing    bool // no more frames: Close or a close event
+	stopped    bool
+	err        error
+	ready      chan struct{} // cap 1: frames or the end are waiting
+	space      chan struct{} // cap 1: the queue drained below the limit
+	done       chan struct{} // closed by Stop
+}
+
+// NewTarget returns an empty, open target.
+func NewTarget(opts ...TargetOption) *Target {
+	t := &Target{
+		limit:      DefaultQueueLimit,
+		closeEvent: "close",
+		ready:      make(chan struct{}, 1),
+		space:      make(chan struct{}, 1),
+		done:       make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
+}
+
+// Dispatch encodes m and queues it for the stream. It returns an error
+// matching [ErrInvalidField] (or the JSON error) for a message that cannot be
+// sent, and [ErrClosed] once the stream has ended or a close event or Close
+// ended it. While the client is slower than the producer and the queue is full
+// it waits, but never beyond the end of the stream.
+func (t *Target) Dispatch(m Message) error {
+	return t.DispatchContext(context.Background(), m)
+}
+
+// DispatchContext is Dispatch that also gives up waiting for queue space when
+// ctx is done, returning ctx.Err().
+func (t *Target) DispatchContext(ctx context.Context, m Message) error {
+	for {
+		t.mu.Lock()
+		if t.stopped || t.closing {
+			t.mu.Unlock()
+			return ErrClosed
+		}
+		if !t.started || len(t.queue) < t.limit {
+			q, err := AppendMessage(t.queue, m)
+			if err != nil {
+				t.mu.Unlock()
+				return err
+			}
+			t.queue = q
+			if t.closeEvent != "" && m.Event == t.closeEvent {
+				t.closing = true
+			}
+			room := len(q) < t.limit
+			t.mu.Unlock()
+			signal(t.ready)
+			if room {
+				signal(t.space) // let the next waiting producer in
+			}
+			return nil
+		}
+		t.mu.Unlock()
+		select {
+		case <-t.space:
+		case <-t.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close ends the stream once everything already dispatched is written. Later
+// dispatches fail with [ErrClosed]. It does not wait.
+func (t *Target) Close() {
+	t.mu.Lock()
+	t.closing = true
+	t.mu.Unlock()
+	signal(t.ready)
+}
+
+// Done returns a channel that is closed when the stream has ended, for any
+// reason: the client went away, a close event or Close, a failed write, or
+// shutdown. Producers select on it to stop.
+func (t *Target) Done() <-chan struct{} { return t.done }
+
+// Err reports why the stream ended: nil while it runs and when it ended
+// normally (close event, Close), otherwise the reason, such as [ErrClientGone].
+func (t *Target) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// Ready implements [EventTarget].
+func (t *Target) Ready() <-chan struct{} { return t.ready }
+
+// Drain implements [EventTarget].
+func (t *Target) Drain(dst []byte) ([]byte, bool) {
+	t.mu.Lock()
+	t.started = true
+	dst = append(dst, t.queue...)
+	if cap(t.queue) > maxPooled {
+		t.queue = nil // do not pin a rare huge burst
+	} else {
+		t.queue = t.queue[:0]
+	}
+	end := t.closing || t.stopped
+	t.mu.Unlock()
+	signal(t.space)
+	return dst, end
+}
+
+// Stop implements [EventTarget]: it ends the target at once, dropping anything
+// not yet drained, records err as the reason, and closes Done. Only the first
+// call has an effect. Handlers normally use Close instead.
+func (t *Target) Stop(err error) {
+	t.mu.Lock()
+	if t.stopped {
+		t.mu.Unlock()
+		return
+	}
+	t.stopped = true
+	t.err = err
+	t.queue = nil
+	close(t.done)
+	t.mu.Unlock()
+	signal(t.ready)
+}
+
+// signal does a non-blocking send on a channel of capacity one.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
