@@ -22,7 +22,7 @@ type recorder struct {
 	flushed   []string // the bytes each flush pushed out
 	pending   int      // bytes written since the last flush
 	deadlines int
-	failAfter int // fail writes once this many flushes happened (0: never)
+	fail      bool // every write fails
 	block     chan struct{}
 }
 
@@ -32,7 +32,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.failAfter > 0 && len(r.flushed) >= r.failAfter {
+	if r.fail {
 		return 0, io.ErrClosedPipe
 	}
 	r.pending += len(p)
@@ -234,7 +234,7 @@ func TestRunClientGone(t *testing.T) {
 func TestRunWriteError(t *testing.T) {
 	t.Parallel()
 	tg := core.NewTarget()
-	w := &recorder{failAfter: 1}
+	w := &recorder{fail: true}
 	done := run(tg, w, core.Options{})
 	tg.Dispatch(core.Message{Data: "x"})
 	err := <-done

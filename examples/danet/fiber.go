@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"net"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	fibersse "github.com/ssekit/ssekit/adapters/fiber"
+	"github.com/ssekit/ssekit/core"
+)
+
+func serveFiber(ln net.Listener, streams *core.Group) func(context.Context) error {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/", adaptor.HTTPHandler(pageHandler("Fiber")))
+	app.Get("/sse", fibersse.Handle(func(c *fiber.Ctx) (core.EventTarget, error) {
+		return danet(fibersse.LastEventID(c))
+	}, core.WithGroup(streams)))
+	go app.Listener(ln)
+	return func(ctx context.Context) error {
+		streams.Close() // fasthttp waits for open streams: end them first
+		return app.ShutdownWithContext(ctx)
+	}
+}

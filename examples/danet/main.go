@@ -1,0 +1,107 @@
+// Command danet serves the Danet SSE example on the framework of your choice,
+// with a page that shows the events live in a browser:
+//
+//	go run ./examples/danet -framework gin -addr 127.0.0.1:8080
+//
+// then open http://127.0.0.1:8080/. The stream sends four "hello" events with
+// ids 0 to 3, 100 ms apart, then a "close" event, which ends the response.
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ssekit/ssekit/core"
+)
+
+//go:embed page.html
+var page embed.FS
+
+// frameworks maps a -framework value to the function that serves the example.
+var frameworks = map[string]func(ln net.Listener, streams *core.Group) (stop func(context.Context) error){
+	"nethttp": serveNetHTTP,
+	"gin":     serveGin,
+	"echo":    serveEcho,
+	"fiber":   serveFiber,
+}
+
+func main() {
+	framework := flag.String("framework", "nethttp", "the framework that serves the stream: nethttp, gin, echo or fiber")
+	addr := flag.String("addr", "127.0.0.1:8080", "the address to listen on")
+	flag.Parse()
+	serve, ok := frameworks[*framework]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "danet: unknown -framework %q (want nethttp, gin, echo or fiber)\n", *framework)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var streams core.Group
+	stop := serve(ln, &streams)
+	log.Printf("danet example on %s: open http://%s/", *framework, ln.Addr())
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if err := errors.Join(streams.Shutdown(shutdown), stop(shutdown)); err != nil {
+		log.Print(err)
+	}
+}
+
+// danet is the handler body of the Danet example, the same on every framework.
+func danet(lastEventID string) (core.EventTarget, error) {
+	t := core.NewTarget()
+	start := 0
+	if lastEventID != "" {
+		n, err := strconv.Atoi(lastEventID)
+		if err != nil {
+			return nil, core.Error(http.StatusBadRequest, "bad Last-Event-ID")
+		}
+		start = n + 1
+	}
+	go func() {
+		defer t.Close()
+		for id := start; id < 4; id++ {
+			if t.Dispatch(core.Message{ID: strconv.Itoa(id), Event: "hello", Data: "world", Retry: time.Second}) != nil {
+				return
+			}
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-t.Done():
+				return
+			}
+		}
+		t.Dispatch(core.Message{ID: "4", Event: "close", Data: "close", Retry: time.Second})
+	}()
+	return t, nil
+}
+
+// pageHandler serves the page, telling it which framework serves the stream.
+func pageHandler(framework string) http.Handler {
+	b, err := page.ReadFile("page.html")
+	if err != nil {
+		panic(err)
+	}
+	b = bytes.Replace(b, []byte("{{FRAMEWORK}}"), []byte(html.EscapeString(framework)), 1)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(b)
+	})
+}
