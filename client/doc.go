@@ -22,4 +22,9 @@
 //
 // Lines may be of any length; the parser grows its buffer as needed and
 // allocates per event, not per byte.
+//
+// [EventSource] is the whole client: it connects over HTTP, ranges over the
+// events with `for ev, err := range es.Events(ctx)`, and reconnects as a
+// browser does, sending Last-Event-ID and honouring the server's retry field,
+// with capped exponential backoff and jitter after repeated failures.
 package client
