@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 
@@ -19,6 +20,10 @@ type Request struct {
 	// Context is the request's context where the framework has one that ends
 	// with the request (net/http, Gin, Echo); context.Background() otherwise.
 	Context context.Context
+	// Body is the request body, which a handler may read before it returns
+	// (a stream started by POST). Nil when the harness does not provide it;
+	// the scenarios then skip the body check.
+	Body io.Reader
 }
 
 // Handler is a core-level SSE handler: what an adapter's user writes, minus the

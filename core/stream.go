@@ -32,8 +32,10 @@ var heartbeat = []byte(":\n")
 //
 // It returns, stopping t with the reason, when the target ends (nil), when ctx
 // is done ([ErrClientGone]: adapters pass the request's context), when a write
-// or flush fails or misses its deadline, or when the group shuts down
-// ([ErrShutdown], after writing what was queued).
+// or flush fails or misses its deadline, or when the group shuts down or
+// Options.Shutdown closes ([ErrShutdown], after writing what was queued).
+// A panic in the target, in its Stop or in Options.OnEnd ends only this
+// stream, as a [*PanicError].
 func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 	s := loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
 	s.dw, _ = w.(DeadlineWriter)
@@ -42,10 +44,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 			err = &PanicError{Value: r}
 		}
 		s.finish()
-		t.Stop(err)
-		if o.OnEnd != nil {
-			o.OnEnd(err)
-		}
+		err = end(t, o.OnEnd, err)
 	}()
 	var down <-chan struct{}
 	if o.Group != nil {
@@ -86,10 +85,9 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		case <-ctx.Done():
 			return ErrClientGone
 		case <-down:
-			if _, _, err := s.drain(t, false); err != nil {
-				return err
-			}
-			return ErrShutdown
+			return s.shutdown(t)
+		case <-o.Shutdown:
+			return s.shutdown(t)
 		}
 	}
 }
@@ -133,6 +131,30 @@ func (s *loop) send(b []byte) error {
 		return writeError(err)
 	}
 	return nil
+}
+
+// end stops t and reports err to onEnd, turning a panic in either into the
+// reason returned.
+func end(t EventTarget, onEnd func(error), err error) (reason error) {
+	reason = err
+	defer func() {
+		if r := recover(); r != nil {
+			reason = &PanicError{Value: r}
+		}
+	}()
+	t.Stop(err)
+	if onEnd != nil {
+		onEnd(err)
+	}
+	return reason
+}
+
+// shutdown writes what t has queued and reports ErrShutdown.
+func (s *loop) shutdown(t EventTarget) error {
+	if _, _, err := s.drain(t, false); err != nil {
+		return err
+	}
+	return ErrShutdown
 }
 
 // finish gives the server a fresh deadline to end the response with, since the

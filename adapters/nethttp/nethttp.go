@@ -5,6 +5,7 @@ package nethttpsse
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -21,11 +22,12 @@ func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 	o := core.NewOptions(opts...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := core.Open(r, h)
-		if err != nil {
-			http.Error(w, core.ErrorText(err), core.StatusOf(err))
-			return
+		if err == nil {
+			err = Serve(w, r, t, o)
 		}
-		_ = Serve(w, r, t, o)
+		if err != nil && (t == nil || errors.Is(err, ErrNoFlush)) {
+			http.Error(w, core.ErrorText(err), core.StatusOf(err))
+		}
 	})
 }
 
@@ -34,7 +36,8 @@ func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 func LastEventID(r *http.Request) string { return r.Header.Get("Last-Event-ID") }
 
 // ErrNoFlush is returned by Serve when the response writer cannot flush, so it
-// cannot stream; nothing has been written.
+// cannot stream. Nothing has been written: the caller answers with an error
+// (Handle answers 500).
 var ErrNoFlush = errors.New("ssekit: response writer cannot flush")
 
 // Serve streams t on w and returns why the stream ended. Adapters for
@@ -43,11 +46,15 @@ var ErrNoFlush = errors.New("ssekit: response writer cannot flush")
 func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Options) error {
 	if !canFlush(w) {
 		t.Stop(ErrNoFlush)
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return ErrNoFlush
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // a POST stream must not wait for its body
+	// net/http notices a vanished client only once the request body is read
+	// to its end: drain a small body the handler left unread.
+	if r.ContentLength > 0 && r.ContentLength <= maxDrain {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+	}
 	core.SetHeader(w.Header())
 	w.WriteHeader(http.StatusOK)
 	return core.Run(r.Context(), writer{w, rc}, t, o)
@@ -62,16 +69,22 @@ type writer struct {
 func (w writer) Flush() error                       { return w.rc.Flush() }
 func (w writer) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
 
-// canFlush reports whether w, or a writer it wraps, can flush.
+// maxDrain is the largest unread request body Serve reads to its end.
+const maxDrain = 64 << 10
+
+// canFlush reports whether the innermost writer under w can flush. It looks
+// through wrappers even when they have Flush: Gin's does nothing and Echo's
+// panics when the writer they wrap cannot flush.
 func canFlush(w http.ResponseWriter) bool {
 	for {
-		switch v := w.(type) {
+		if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+			w = u.Unwrap()
+			continue
+		}
+		switch w.(type) {
 		case http.Flusher, interface{ FlushError() error }:
 			return true
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = v.Unwrap()
-		default:
-			return false
 		}
+		return false
 	}
 }

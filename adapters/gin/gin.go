@@ -1,0 +1,56 @@
+// Package ginsse serves ssekit event streams from Gin routes.
+//
+// It only maps Gin onto the shared net/http streaming path
+// ([nethttpsse.Serve]): the handler gets the *gin.Context (read the
+// Last-Event-ID header with [LastEventID]); an error it returns, or a panic, is
+// pushed to c.Errors and answered with [core.StatusOf] and [core.ErrorText] as
+// plain text, so Gin middleware sees it and the client never gets an empty 200;
+// the stream is written through c.Writer, so Gin's status and size bookkeeping
+// (and logging middleware) stay right, with flush and the per-write deadline
+// reached through its Unwrap; the client's disconnect is the cancellation of
+// c.Request.Context(); when the stream ends the chain is aborted so later
+// handlers do not write.
+//
+// Keep off SSE routes: timeout middlewares such as gin-contrib/timeout, which
+// buffer the response or cut the stream at their deadline. Compression such as
+// gin-contrib/gzip works (each flush delivers a chunk) but holds about 1 MiB of
+// compressor state per open stream. Do not use c.Stream, c.SSEvent or
+// CloseNotify on these routes either.
+package ginsse
+
+import (
+	"errors"
+
+	"github.com/gin-gonic/gin"
+
+	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
+	"github.com/ssekit/ssekit/core"
+)
+
+// HandlerFunc reads the request and returns the target to stream, or an error
+// to answer with instead: its status comes from [core.StatusOf], for example
+// via [core.Error].
+type HandlerFunc func(c *gin.Context) (core.EventTarget, error)
+
+// Handle returns a gin.HandlerFunc that streams what h returns, with opts
+// configuring the stream loop.
+func Handle(h HandlerFunc, opts ...core.Option) gin.HandlerFunc {
+	o := core.NewOptions(opts...)
+	return func(c *gin.Context) {
+		t, err := core.Open(c, h)
+		if err == nil {
+			err = nethttpsse.Serve(c.Writer, c.Request, t, o)
+			if !errors.Is(err, nethttpsse.ErrNoFlush) {
+				c.Abort() // the stream ran: why it ended is not an HTTP error
+				return
+			}
+		}
+		_ = c.Error(err)
+		c.Abort()
+		c.String(core.StatusOf(err), core.ErrorText(err))
+	}
+}
+
+// LastEventID returns the request's Last-Event-ID header: the id of the last
+// event a reconnecting client saw.
+func LastEventID(c *gin.Context) string { return nethttpsse.LastEventID(c.Request) }

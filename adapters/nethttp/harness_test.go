@@ -1,0 +1,34 @@
+package nethttpsse_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
+	"github.com/ssekit/ssekit/conformance"
+	"github.com/ssekit/ssekit/core"
+)
+
+// harness serves a conformance handler on every path and method through
+// Handle, on an httptest server (127.0.0.1).
+var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
+	srv := httptest.NewServer(nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		return h(request(r))
+	}, opts...))
+	t.Cleanup(srv.Close)
+	return srv.URL
+})
+
+// request maps a net/http request to the suite's view of it.
+func request(r *http.Request) conformance.Request {
+	return conformance.Request{
+		Method:      r.Method,
+		Path:        r.URL.Path,
+		Query:       r.URL.RawQuery,
+		LastEventID: nethttpsse.LastEventID(r),
+		Header:      r.Header,
+		Context:     r.Context(),
+		Body:        r.Body,
+	}
+}

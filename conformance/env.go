@@ -1,0 +1,320 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/core"
+)
+
+// DefaultTimeout bounds every request a scenario makes, from sending it to
+// the end of its body: a scenario never waits longer than this for anything.
+const DefaultTimeout = 5 * time.Second
+
+// HeaderTimeout bounds the wait for response headers: an adapter sends them
+// at once, before any event.
+const HeaderTimeout = 2 * time.Second
+
+// EventTimeout bounds the wait for an event the server has already
+// dispatched, where a scenario reads one at a time.
+const EventTimeout = 2 * time.Second
+
+// Env is what a scenario works with: the harness under test, an HTTP client
+// of its own, and helpers that open streams and read them with the
+// spec-exact parser of package client, always under a deadline.
+//
+// Every resource an Env hands out (servers, responses, connections) is
+// released by the test's cleanups, streams first, then servers, then the
+// client's idle connections.
+type Env struct {
+	// Client is the scenario's HTTP client. Its transport is its own
+	// (closed when the scenario ends), asks for no compression and uses no
+	// proxy; it has no overall timeout, since requests carry deadlines.
+	Client *http.Client
+	// Timeout bounds each request, DefaultTimeout unless a scenario changes it.
+	Timeout time.Duration
+
+	h         Harness
+	transport *http.Transport
+	ctx       context.Context
+	cancel    context.CancelFunc
+}
+
+// newEnv returns the Env of one scenario run; t's cleanups release it.
+func newEnv(t testing.TB, h Harness) *Env {
+	tr := &http.Transport{
+		Proxy:              nil,
+		DialContext:        (&net.Dialer{Timeout: DefaultTimeout}).DialContext,
+		DisableCompression: true,
+		MaxIdleConns:       10,
+		IdleConnTimeout:    DefaultTimeout,
+		// Headers leave before the first event (see the
+		// headers-before-first-event scenario), so a stream whose headers
+		// are late fails fast.
+		ResponseHeaderTimeout: HeaderTimeout,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Env{Client: &http.Client{Transport: tr}, Timeout: DefaultTimeout, h: h, transport: tr, ctx: ctx, cancel: cancel}
+	t.Cleanup(e.stop)
+	return e
+}
+
+// stop ends the scenario's context and drops idle client connections. It is
+// idempotent.
+func (e *Env) stop() {
+	e.cancel()
+	e.transport.CloseIdleConnections()
+}
+
+// Context returns a context that is done once the scenario has ended (before
+// its servers stop). Producers in a scenario's handlers that wait for
+// anything besides their target's Done select on it too, so that none
+// outlives the scenario.
+func (e *Env) Context() context.Context { return e.ctx }
+
+// Serve serves h through the harness, passing opts to the adapter, and
+// returns the server's base URL (without a trailing slash).
+func (e *Env) Serve(t testing.TB, h Handler, opts ...core.Option) string {
+	t.Helper()
+	base := e.h.Serve(t, h, opts...)
+	// Registered after the harness's own cleanup, so it runs before it:
+	// producers wake up and idle connections go before the server stops.
+	t.Cleanup(e.stop)
+	return strings.TrimSuffix(base, "/")
+}
+
+// NewRequest returns a request, failing the test on a malformed URL. An
+// empty method means GET.
+func NewRequest(t testing.TB, method, url string, header http.Header, body string) *http.Request {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatalf("conformance: bad request %s %s: %v", method, url, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return req
+}
+
+// Do sends req under e.Timeout (counted until its body is read or closed)
+// and returns the response, failing the test when no response arrives. The
+// body is closed by the test's cleanup if not before.
+func (e *Env) Do(t testing.TB, req *http.Request) *http.Response {
+	t.Helper()
+	resp, _ := e.do(t, req)
+	return resp
+}
+
+func (e *Env) do(t testing.TB, req *http.Request) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	parent := req.Context()
+	if parent == context.Background() {
+		parent = e.ctx
+	}
+	ctx, cancel := context.WithTimeout(parent, e.Timeout)
+	resp, err := e.Client.Do(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		resp.Body.Close()
+	})
+	return resp, cancel
+}
+
+// Stream sends req, checks that the response is a 200 event stream (any
+// Content-Type whose media type is text/event-stream; see the headers
+// scenario for the exact header) and returns it, ready to read. Like a
+// browser, it sends Accept: text/event-stream unless req has an Accept
+// header.
+func (e *Env) Stream(t testing.TB, req *http.Request) *Stream {
+	t.Helper()
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	resp, cancel := e.do(t, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: got status %d (body %q); want 200", req.Method, req.URL.Path, resp.StatusCode, readSome(resp.Body))
+	}
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/event-stream" {
+		t.Fatalf("%s %s: got Content-Type %q; want text/event-stream", req.Method, req.URL.Path, resp.Header.Get("Content-Type"))
+	}
+	return newStream(resp, cancel)
+}
+
+// Get opens a GET event stream on url; see [Env.Stream].
+func (e *Env) Get(t testing.TB, url string) *Stream {
+	t.Helper()
+	return e.Stream(t, NewRequest(t, http.MethodGet, url, nil, ""))
+}
+
+// Events opens a GET event stream on url, reads n events and closes it,
+// failing the test if fewer arrive within e.Timeout.
+func (e *Env) Events(t testing.TB, url string, n int) []client.Event {
+	t.Helper()
+	st := e.Get(t, url)
+	defer st.Close()
+	evs := make([]client.Event, 0, n)
+	for len(evs) < n {
+		ev, err := st.Next(0)
+		if err != nil {
+			t.Fatalf("GET %s: after %d events: %v; want %d events", url, len(evs), err, n)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// readSome returns the start of a body, for error messages.
+func readSome(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, 512))
+	return string(b)
+}
+
+// Stream is an open event stream read with the spec-exact [client.Parser].
+// It is meant for the one goroutine of a scenario.
+type Stream struct {
+	// Response is the HTTP response; its body is what the parser reads.
+	Response *http.Response
+	// Parser parses the body. Stream installs its OnComment and OnRetry.
+	Parser *client.Parser
+	// Comments holds the text of every comment line read so far ("" for a
+	// ":" heartbeat).
+	Comments []string
+	// Retries holds every retry value read so far.
+	Retries []time.Duration
+	// OnComment, when set, is called for each comment after it is recorded.
+	OnComment func(text string)
+
+	cancel context.CancelFunc
+}
+
+func newStream(resp *http.Response, cancel context.CancelFunc) *Stream {
+	s := &Stream{Response: resp, Parser: client.NewParser(resp.Body), cancel: cancel}
+	s.Parser.OnComment = func(text string) {
+		s.Comments = append(s.Comments, text)
+		if s.OnComment != nil {
+			s.OnComment(text)
+		}
+	}
+	s.Parser.OnRetry = func(d time.Duration) { s.Retries = append(s.Retries, d) }
+	return s
+}
+
+// ErrTimeout is wrapped by the error of [Stream.Next] when no event arrived
+// in time.
+var ErrTimeout = errors.New("conformance: timed out")
+
+// Next returns the next event. When within is positive and no event is
+// complete within it, the stream is cancelled (it cannot be read further)
+// and the error wraps [ErrTimeout]; the request's own deadline (Env.Timeout)
+// applies in any case. At the end of the stream the error is io.EOF.
+func (s *Stream) Next(within time.Duration) (client.Event, error) {
+	var timer *time.Timer
+	if within > 0 {
+		timer = time.AfterFunc(within, s.cancel)
+	}
+	ev, err := s.Parser.Next()
+	switch {
+	case err == nil || err == io.EOF:
+	case timer != nil && !timer.Stop():
+		err = fmt.Errorf("%w: no event within %v (%v)", ErrTimeout, within, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("%w: the request's deadline passed (%v)", ErrTimeout, err)
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+	return ev, err
+}
+
+// Close cancels the request and closes the body: the client goes away.
+func (s *Stream) Close() {
+	s.cancel()
+	s.Response.Body.Close()
+}
+
+// Expect reads events and compares them with want, in order; with wantEnd
+// it also requires the stream to end right after them. It fails the test at
+// the first difference. Only the request's deadline bounds it; see
+// [Stream.ExpectWithin].
+func (s *Stream) Expect(t testing.TB, want []client.Event, wantEnd bool) {
+	t.Helper()
+	s.ExpectWithin(t, want, wantEnd, 0)
+}
+
+// ExpectWithin is [Stream.Expect] with each event (and the end) bounded by
+// within, as [Stream.Next] does.
+func (s *Stream) ExpectWithin(t testing.TB, want []client.Event, wantEnd bool, within time.Duration) {
+	t.Helper()
+	for i, w := range want {
+		got, err := s.Next(within)
+		if err != nil {
+			t.Fatalf("event %d: got %s; want %s", i, describeErr(err), describe(w))
+		}
+		if d := diffEvent(got, w); d != "" {
+			t.Fatalf("event %d: %s", i, d)
+		}
+	}
+	if !wantEnd {
+		return
+	}
+	if got, err := s.Next(within); err != io.EOF {
+		if err == nil {
+			t.Fatalf("after %d events: got extra event %s; want the end of the stream", len(want), describe(got))
+		}
+		t.Fatalf("after %d events: got %s; want the end of the stream (io.EOF)", len(want), describeErr(err))
+	}
+}
+
+func describeErr(err error) string {
+	if err == io.EOF {
+		return "the end of the stream"
+	}
+	return "error " + err.Error()
+}
+
+// describe renders an event, shortening long data.
+func describe(e client.Event) string {
+	return fmt.Sprintf("{Type: %q, Data: %s, LastEventID: %q}", e.Type, quote(e.Data), e.LastEventID)
+}
+
+// quote quotes s, shortening it past 120 bytes.
+func quote(s string) string {
+	if len(s) <= 120 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:100], len(s))
+}
+
+// diffEvent explains how got differs from want, or returns "".
+func diffEvent(got, want client.Event) string {
+	if got == want {
+		return ""
+	}
+	if got.Type == want.Type && got.LastEventID == want.LastEventID && (len(got.Data) > 120 || len(want.Data) > 120) {
+		i := 0
+		for i < len(got.Data) && i < len(want.Data) && got.Data[i] == want.Data[i] {
+			i++
+		}
+		return fmt.Sprintf("data differs from byte %d: got %d bytes (%s at that point); want %d bytes (%s)",
+			i, len(got.Data), quote(got.Data[i:]), len(want.Data), quote(want.Data[i:]))
+	}
+	return fmt.Sprintf("got %s; want %s", describe(got), describe(want))
+}
