@@ -23,9 +23,9 @@ type Options struct {
 	Group *Group
 	// Shutdown, when not nil, is a channel closed when the server shuts down.
 	// The stream then ends as on a Group shutdown: it writes what is queued
-	// and ends with ErrShutdown. Adapters whose framework has a server-wide
-	// shutdown signal but no per-request cancellation (fasthttp's
-	// RequestCtx.Done) set it; a user may set it to any signal of their own.
+	// and ends with ErrShutdown. It is for adapters whose framework has a
+	// server-wide shutdown signal but no per-request cancellation (fasthttp's
+	// RequestCtx.Done), which set it; users end streams with a Group.
 	Shutdown <-chan struct{}
 	// OnEnd, when set, is called once per stream with the reason it ended (nil
 	// for a normal end), after the target is stopped. Use it to log.

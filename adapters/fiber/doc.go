@@ -49,7 +49,7 @@
 // on the connection; this holds for every server.
 //
 // Shutdown: app.Shutdown closes RequestCtx.Done, which ends every stream (the
-// target's Err is [core.ErrClientGone]), and each body ends cleanly so that
+// target's Err is [core.ErrShutdown], after what was queued is written), and each body ends cleanly so that
 // clients reconnect with Last-Event-ID. Shutdown does not hang on open
 // streams: it returns within its 100 ms polling interval, or once a stream
 // blocked writing to a client that stopped reading misses its write deadline.

@@ -56,7 +56,14 @@ func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Op
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
 	}
 	core.SetHeader(w.Header())
+	// Take the write deadline over from the server: core.Run sets one per
+	// write, and a disabled write timeout must not leave the server's in force.
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		t.Stop(nil) // the headers are the whole answer
+		return nil
+	}
 	return core.Run(r.Context(), writer{w, rc}, t, o)
 }
 

@@ -1,0 +1,11 @@
+package echov5sse_test
+
+import (
+	"testing"
+
+	"github.com/ssekit/ssekit/conformance"
+)
+
+// TestConformance runs every scenario: Echo v5 needs no Skip, KnownFailing or
+// LeakOptions.
+func TestConformance(t *testing.T) { conformance.Run(t, harness) }

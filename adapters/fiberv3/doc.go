@@ -1,0 +1,77 @@
+// Package fiberv3sse serves ssekit event streams with Fiber v3 (fasthttp). It
+// only maps a fiber.Ctx onto [core.Open] and [core.Run]:
+//
+//	app.Get("/sse", fiberv3sse.Handle(func(c fiber.Ctx) (core.EventTarget, error) {
+//		t := core.NewTarget()
+//		go produce(t, fiberv3sse.LastEventID(c)) // dispatch on t until t.Done()
+//		return t, nil
+//	}))
+//
+// The contract, in the order a request meets it:
+//
+//   - The handler runs under [core.Open]: an error it returns, or a panic,
+//     reaches Fiber's ErrorHandler as a [*fiber.Error] (status from
+//     [core.StatusOf], text from [core.ErrorText]; a *fiber.Error anywhere in
+//     the error's chain is passed on as is), with or without Fiber's recover
+//     middleware. Never an empty 200.
+//   - The fiber.Ctx is released when the handler returns, while the stream
+//     goes on: producers must not touch it. [LastEventID] returns a copy.
+//   - On success the response gets [core.Header] and status 200, and its
+//     headers leave at once (fasthttp's Response.ImmediateHeaderFlush), before
+//     the first event. fasthttp frames the body with chunked encoding; the
+//     adapter sets no Content-Length and no hop-by-hop header.
+//   - The body is a stream that fasthttp consumes with WriteTo (it implements
+//     fasthttp.BodyWriterTo), set on the fasthttp.RequestCtx that
+//     c.RequestCtx() exposes: [core.Run] runs on the connection's own
+//     goroutine and writes each batch as one chunk straight to the
+//     connection, with no in-memory pipe and no extra goroutine per stream.
+//     A client that stops reading blocks the write itself, and
+//     [core.Options.WriteTimeout] (a deadline set on the connection before
+//     every write) ends the stream with [core.ErrWrite]. Memory per stalled
+//     stream is what the target queues ([core.WithQueueLimit]) plus the batch
+//     being written. (c.SendStreamWriter, by contrast, is fasthttp's
+//     SetBodyStreamWriter: it writes into a pipe of buffers that the
+//     connection's goroutine copies out, bounded in count, not in bytes, and
+//     it hides a failed write for one more write.)
+//   - Server.WriteTimeout (fiber.Config.WriteTimeout) does not cut streams: the
+//     adapter takes the connection's write deadline over for the response
+//     (RequestCtx.SetWriteDeadline), core.Run sets one per write, and fasthttp
+//     clears it when the response ends, so a kept-alive connection does not
+//     inherit the stream's last deadline.
+//
+// Disconnects: fasthttp has no per-request cancellation (fiber.Ctx's Done is
+// nil), so the only sign that a client left is a failed write. A client that
+// closes its connection is noticed at the second write after it left (the
+// first one still succeeds at the TCP level): under traffic at once, on an
+// idle stream within about two heartbeat intervals, 2 ×
+// [core.Options.Heartbeat] (30 s by default). Keep the heartbeat short on
+// Fiber. A client that vanishes without closing (a cut network) is noticed
+// only once its socket buffers fill and a write misses WriteTimeout, or the
+// kernel gives up on the connection; this holds for every server.
+//
+// Shutdown: app.Shutdown closes the server's done channel (RequestCtx.Done),
+// which the adapter passes as [core.Options.Shutdown] (alongside one of the
+// user's own, if set): every stream writes what is queued and ends with
+// [core.ErrShutdown], and its body ends cleanly so that clients reconnect with
+// Last-Event-ID. Shutdown does not hang on open streams: it returns within its
+// 100 ms polling interval, or once a stream blocked writing to a client that
+// stopped reading misses its write deadline. Streams in a [core.Group]
+// ([core.WithGroup]) end the same way on Group.Shutdown.
+//
+// Panics after the handler returned (in a custom target, or in
+// [core.Options.OnEnd]) end that response and close its connection, never the
+// process.
+//
+// Middleware: keep off SSE routes anything that reads c.Response().Body(): it
+// consumes the whole stream before sending anything (the client then gets
+// every event at once, with a Content-Length, when the stream ends, if ever).
+// In Fiber v3 that includes the compress middleware (unlike v2's: it reads the
+// body to skip empty responses; skip SSE routes with its Next), the etag,
+// cache and idempotency middleware, the logger's ${resBody} tag, and the
+// timeout middleware once its timeout expires (a handler that returns before
+// the timeout is fine). Fiber routes HEAD requests to GET handlers: a HEAD
+// gets the headers, and its target is stopped. fasthttp has no HTTP/2.
+//
+// This module requires fasthttp v1.78.0 (for BodyWriterTo and
+// RequestCtx.SetWriteDeadline), newer than the v1.69.0 Fiber v3.1.0 asks for.
+package fiberv3sse
