@@ -50,19 +50,16 @@ var nopHarness = conformance.HarnessFunc(func(t testing.TB, _ conformance.Handle
 
 // TestKnownFailingAbsorbsFailures: listed scenarios that fail in any way
 // (Fatal, Error, a failing cleanup, a panic, a goroutine leak) do not fail
-// the run; they are reported as skipped. If any of them passed instead, the
-// run would fail, so this passing proves each was seen failing.
+// the run; they are reported as skipped, with their messages. If any of them
+// passed instead, the run would fail.
 func TestKnownFailingAbsorbsFailures(t *testing.T) {
-	var ran atomic.Int32
-	leaked := make(chan struct{})
-	defer close(leaked)
-	t.Run("run", func(t *testing.T) {
-		conformance.RunScenarios(t, nopHarness, synthetic(&ran, leaked),
-			conformance.KnownFailing("fatals", "errors", "fails-in-cleanup", "panics", "leaks", "serial-fatals", "skips"))
-	})
-	if got := ran.Load(); got != 8 {
-		t.Errorf("scenarios run: got %d; want 8", got)
-	}
+	t.Parallel()
+	runHelper(t, "known-failing").check(t, false, map[string]string{
+		"fatals": "SKIP", "errors": "SKIP", "fails-in-cleanup": "SKIP", "panics": "SKIP", "leaks": "SKIP",
+		"serial-fatals": "SKIP", "skips": "SKIP",
+	},
+		"knownfailing_test.go:36: error", // messages carry their file and line
+		"panic: boom", "goroutines left after the scenario ended", "skipped itself", "not today")
 }
 
 // The subprocess tests below observe outcomes that fail a run (which the
@@ -82,7 +79,20 @@ func TestHelperProcess(t *testing.T) {
 	leaked := make(chan struct{})
 	t.Cleanup(func() { close(leaked) }) // after the leak checks of Run
 	scenarios := synthetic(&ran, leaked)
+	switch {
+	case strings.HasPrefix(mode, "broken:"):
+		runBroken(t, strings.TrimPrefix(mode, "broken:"))
+		return
+	}
 	switch mode {
+	case "known-failing":
+		t.Cleanup(func() { // once the parallel scenarios have run too
+			if got := ran.Load(); got != int32(len(scenarios)) {
+				t.Errorf("scenarios run: got %d; want %d", got, len(scenarios))
+			}
+		})
+		conformance.RunScenarios(t, nopHarness, scenarios,
+			conformance.KnownFailing("fatals", "errors", "fails-in-cleanup", "panics", "leaks", "serial-fatals", "skips"))
 	case "known-but-passes":
 		conformance.RunScenarios(t, nopHarness, scenarios[:1], conformance.KnownFailing("passes"))
 	case "unknown-names":
@@ -105,6 +115,7 @@ type outcome struct {
 	failed  bool              // the child exited with an error
 	results map[string]string // subtest name -> PASS, FAIL or SKIP
 	output  string
+	err     error // the child could not be run
 }
 
 var resultRE = regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): TestHelperProcess/(\S+)`)
@@ -112,18 +123,29 @@ var resultRE = regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): TestHelperProce
 // runHelper runs TestHelperProcess in a child process in the given mode.
 func runHelper(t *testing.T, mode string) outcome {
 	t.Helper()
+	o := startHelper(mode)
+	if o.err != nil {
+		t.Fatalf("running the helper: %v", o.err)
+	}
+	return o
+}
+
+// startHelper is runHelper for any goroutine: it reports its own failure in
+// outcome.err. The child is bounded by a timeout.
+func startHelper(mode string) outcome {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.v", "-test.count=1", "-test.timeout=2m")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.v", "-test.count=1",
+		"-test.timeout=2m", "-test.parallel=8") // the scenarios mostly wait
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("running the helper: %v", err)
-	}
 	o := outcome{failed: err != nil, results: map[string]string{}, output: out.String()}
+	if err != nil && !errors.As(err, &exit) {
+		o.err = err
+	}
 	for _, m := range resultRE.FindAllStringSubmatch(o.output, -1) {
 		o.results[m[2]] = m[1]
 	}
@@ -133,6 +155,9 @@ func runHelper(t *testing.T, mode string) outcome {
 // check compares a child's results with want (subtests not in want must pass).
 func (o outcome) check(t *testing.T, wantFailed bool, want map[string]string, wantOutput ...string) {
 	t.Helper()
+	if o.err != nil {
+		t.Fatalf("running the helper: %v", o.err)
+	}
 	if o.failed != wantFailed {
 		t.Errorf("child run failed: %v; want %v", o.failed, wantFailed)
 	}

@@ -169,7 +169,7 @@ func (c *config) run(t *testing.T, h Harness, s Scenario) {
 
 // leakWait bounds how long the leak checks wait for goroutines to wind down
 // (a server that closes its connections asynchronously, say).
-const leakWait = 3 * time.Second
+const leakWait = 2 * time.Second
 
 // findLeaks looks for goroutines started since base, polling for a bounded
 // time on top of goleak's own retries.

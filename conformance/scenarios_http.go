@@ -137,25 +137,38 @@ reconnect forever).`,
 // secret is the text of an internal error, which must not reach the client.
 const secret = "db password is hunter2"
 
+// plainErrorHandler returns a target beside an internal error, offering the
+// target on targets (if not nil).
+func plainErrorHandler(targets chan<- *core.Target) Handler {
+	return func(Request) (core.EventTarget, error) {
+		tg := core.NewTarget()
+		if targets != nil {
+			offer(targets, tg)
+		}
+		return tg, errors.New(secret)
+	}
+}
+
 func handlerErrorPlain() Scenario {
 	s := Scenario{
 		Name: "handler-error-plain",
 		Doc: `A handler error without a status answers 500, not as an event stream, and without the error's text
-(internal details are not leaked).`,
-		Handler: func(Request) (core.EventTarget, error) {
-			t := core.NewTarget()
-			return t, errors.New(secret) // the target is stopped, not streamed
-		},
+(internal details are not leaked). A target returned beside the error is stopped, so that its
+producers wake up.`,
+		Handler:    plainErrorHandler(nil),
 		WantStatus: http.StatusInternalServerError,
 	}
 	s.Run = func(t testing.TB, env *Env) {
-		base := env.Serve(t, s.Handler, s.Options...)
+		targets := make(chan *core.Target, 1)
+		base := env.Serve(t, plainErrorHandler(targets), s.Options...)
 		resp := env.Do(t, NewRequest(t, http.MethodGet, base+s.Path(), nil, ""))
 		body := readSome(resp.Body)
 		checkPlainStatus(t, resp, s.WantStatus)
 		if strings.Contains(body, "hunter2") {
 			t.Errorf("body: got %q; want no trace of the internal error", body)
 		}
+		tg := receive(t, targets, time.Second, "the target")
+		waitDone(t, tg, time.Second, "the handler returned it beside an error")
 	}
 	return s
 }

@@ -39,12 +39,16 @@ var heartbeat = []byte(":\n")
 func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 	s := loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
 	s.dw, _ = w.(DeadlineWriter)
+	joined := false
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r}
 		}
 		s.finish()
 		err = end(t, o.OnEnd, err)
+		if joined {
+			o.Group.leave() // last: Shutdown returns once targets are stopped
+		}
 	}()
 	var down <-chan struct{}
 	if o.Group != nil {
@@ -52,7 +56,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		if down, ok = o.Group.join(); !ok {
 			return ErrShutdown
 		}
-		defer o.Group.leave()
+		joined = true
 	}
 	var tick <-chan time.Time
 	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
