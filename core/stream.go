@@ -30,7 +30,8 @@ var heartbeat = []byte(":\n")
 // target has queued and flushes once, so a burst costs one flush and a lone
 // event leaves at once. After an idle interval it sends a heartbeat comment.
 //
-// It returns, stopping t with the reason, when the target ends (nil), when ctx
+// It returns, stopping t with the reason, when the target ends (nil, or the
+// reason its Err method reports, such as a failed iterator), when ctx
 // is done ([ErrClientGone]: adapters pass the request's context), when a write
 // or flush fails or misses its deadline, or when the group shuts down or
 // Options.Shutdown closes ([ErrShutdown], after writing what was queued).
@@ -77,7 +78,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 			timer.Reset(hb)
 		}
 		if end {
-			return nil
+			return endReason(t)
 		}
 		select {
 		case <-t.Ready():
@@ -133,6 +134,16 @@ func (s *loop) send(b []byte) error {
 	}
 	if err := s.w.Flush(); err != nil {
 		return writeError(err)
+	}
+	return nil
+}
+
+// endReason is the reason a target that ended by itself reports, when it has
+// an Err() error method ([Target], broker subscriptions): nil for a normal end
+// (Close, a close event), otherwise why.
+func endReason(t EventTarget) error {
+	if e, ok := t.(interface{ Err() error }); ok {
+		return e.Err()
 	}
 	return nil
 }

@@ -1,0 +1,330 @@
+package redisbroker
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/ssekit/ssekit/broker"
+	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/core"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// redisAddr is the Redis server the tests use.
+func redisAddr() string {
+	if a := os.Getenv("SSEKIT_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// newClient connects to the test Redis through addr (the server itself when
+// empty), failing the test with instructions when it is unreachable. The
+// client is closed when the test ends.
+func newClient(t testing.TB, addr string) *goredis.Client {
+	t.Helper()
+	if addr == "" {
+		addr = redisAddr()
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		t.Fatalf("Redis is not reachable at %s: %v\n"+
+			"The Redis tests need a real server on loopback. Start one with\n"+
+			"  redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes\n"+
+			"or point SSEKIT_REDIS_ADDR at one (host:port).", redisAddr(), err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// testPrefix returns a key prefix unique to this test run; its keys are
+// deleted when the test ends (after the brokers made later shut down).
+func testPrefix(t testing.TB) string {
+	t.Helper()
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	p := "ssekit-test:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + hex.EncodeToString(r[:])
+	c := newClient(t, "")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		keys, err := c.Keys(ctx, "{"+p+"}:*").Result()
+		if err == nil && len(keys) > 0 {
+			err = c.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("deleting the test keys: %v", err)
+		}
+	})
+	return p
+}
+
+// newBroker returns a broker on the Redis backend through c, shut down when
+// the test ends.
+func newBroker(t testing.TB, c goredis.UniversalClient, o broker.Options, ro Options) *broker.Broker {
+	t.Helper()
+	o.Backend = New(c, ro)
+	b := broker.New(o)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return b
+}
+
+func subscribe(t testing.TB, b *broker.Broker, topics []string, last string) *broker.Subscription {
+	t.Helper()
+	s, err := b.Subscribe(context.Background(), topics, last)
+	if err != nil {
+		t.Fatalf("Subscribe(%q, %q): %v", topics, last, err)
+	}
+	t.Cleanup(func() { s.Stop(nil) })
+	return s
+}
+
+func publish(t testing.TB, b *broker.Broker, topic string, m core.Message) string {
+	t.Helper()
+	id, err := b.Publish(context.Background(), topic, m)
+	if err != nil {
+		t.Fatalf("Publish(%q): %v", topic, err)
+	}
+	return id
+}
+
+// collect drains s until it holds n events (or its stream ends), failing
+// after a deadline; it returns the events and whether the end was reported.
+func collect(t testing.TB, s *broker.Subscription, n int) ([]client.Event, bool) {
+	t.Helper()
+	return collectUntil(t, s, func(ev []client.Event) bool { return len(ev) >= n })
+}
+
+// collectUntil drains s until done holds for all the events taken so far
+// (or the stream ends), failing after a deadline.
+func collectUntil(t testing.TB, s *broker.Subscription, done func([]client.Event) bool) ([]client.Event, bool) {
+	t.Helper()
+	var buf []byte
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for {
+		var end bool
+		buf, end = s.Drain(buf)
+		ev := client.ParseAll(buf)
+		if end || done(ev) {
+			return ev, end
+		}
+		select {
+		case <-s.Ready():
+		case <-deadline.C:
+			t.Fatalf("got %d events, the last %+v; want more", len(ev), ev[max(len(ev)-1, 0):])
+		}
+	}
+}
+
+// idsOf lists the events' ids ("reset" for the signal), marking repeats.
+func idsOf(events []client.Event) []string {
+	out := make([]string, 0, len(events))
+	prev := ""
+	for _, e := range events {
+		if e.Type == broker.ResetEvent {
+			out = append(out, "reset")
+			continue
+		}
+		if e.LastEventID == prev {
+			out = append(out, "dup:"+prev)
+		}
+		prev = e.LastEventID
+		out = append(out, e.LastEventID)
+	}
+	return out
+}
+
+func datas(events []client.Event) []string {
+	out := make([]string, 0, len(events))
+	for _, e := range events {
+		out = append(out, e.Data)
+	}
+	return out
+}
+
+func equal(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}
+
+func increasing(t testing.TB, ids []string) {
+	t.Helper()
+	for i := 1; i < len(ids); i++ {
+		a, err1 := broker.ParseID(ids[i-1])
+		b, err2 := broker.ParseID(ids[i])
+		if err1 != nil || err2 != nil || a.Compare(b) >= 0 {
+			t.Fatalf("ids not strictly increasing at %d: %s then %s", i, ids[i-1], ids[i])
+		}
+	}
+}
+
+func wait[T any](t testing.TB, c <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(15 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// recorder is a core.Writer that keeps what the stream loop writes.
+type recorder struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	flushed chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{flushed: make(chan struct{}, 1)} }
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.Write(p)
+}
+
+func (r *recorder) Flush() error {
+	select {
+	case r.flushed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (r *recorder) events() []client.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return client.ParseAll(r.buf.Bytes())
+}
+
+func (r *recorder) waitEvents(t testing.TB, n int) []client.Event {
+	t.Helper()
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for {
+		if ev := r.events(); len(ev) >= n {
+			return ev
+		}
+		select {
+		case <-r.flushed:
+		case <-deadline.C:
+			t.Fatalf("got %d events; want %d", len(r.events()), n)
+		}
+	}
+}
+
+// stalled is a core.Writer whose writes block until release is closed.
+type stalled struct {
+	blocked, release chan struct{}
+	once             sync.Once
+}
+
+func newStalled() *stalled {
+	return &stalled{blocked: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (s *stalled) Write([]byte) (int, error) {
+	s.once.Do(func() { close(s.blocked) })
+	<-s.release
+	return 0, errors.New("stalled client gone")
+}
+
+func (s *stalled) Flush() error { return nil }
+
+// run runs the stream loop for tgt on w; the channel gets its result.
+func run(tgt core.EventTarget, w core.Writer) <-chan error {
+	o := core.NewOptions(core.WithHeartbeat(-1), core.WithWriteTimeout(-1))
+	done := make(chan error, 1)
+	go func() { done <- core.Run(context.Background(), w, tgt, o) }()
+	return done
+}
+
+// proxy forwards loopback TCP connections to Redis and can cut them all,
+// as a network failure would, while still accepting new ones.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newProxy(t testing.TB) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: redisAddr()}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(c, s); c.Close() }()
+	}
+}
+
+// cut closes every connection made so far.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) close() {
+	p.ln.Close()
+	p.cut()
+	p.wg.Wait()
+}
