@@ -84,6 +84,28 @@ func (m *Message) payload() (string, bool, error) {
 
 // check validates every field against what the standard can carry.
 func (m *Message) check(data string) error {
+	// Fast path: ASCII id and event without line breaks or NUL, valid data.
+	if m.Retry >= time.Millisecond || m.Retry == 0 {
+		if plainASCII(m.ID) && plainASCII(m.Event) && (m.Comment == "" || utf8.ValidString(m.Comment)) &&
+			utf8.ValidString(data) && (m.Data != nil || m.ID != "" || m.Event != "" || m.Retry != 0 || m.Comment != "") {
+			return nil
+		}
+	}
+	return m.checkSlow(data)
+}
+
+// plainASCII reports whether s is ASCII without CR, LF or NUL.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c == '\n' || c == '\r' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSlow finds what is wrong with a message, or accepts non-ASCII text.
+func (m *Message) checkSlow(data string) error {
 	switch {
 	case m.Retry < 0:
 		return &fieldError{"Retry", "negative duration"}
@@ -111,6 +133,19 @@ func (m *Message) check(data string) error {
 // CR and LF. A trailing line break yields a final empty line, so it survives.
 // Each byte is scanned a bounded number of times, whatever the mix of breaks.
 func appendLines(dst []byte, field, s string) []byte {
+	if strings.IndexByte(s, '\r') < 0 { // LF only: one scan per line
+		for {
+			lf := strings.IndexByte(s, '\n')
+			dst = append(dst, field...)
+			dst = append(dst, ' ')
+			if lf < 0 {
+				dst = append(dst, s...)
+				return append(dst, '\n')
+			}
+			dst = append(dst, s[:lf+1]...)
+			s = s[lf+1:]
+		}
+	}
 	lf := strings.IndexByte(s, '\n')
 	for {
 		head := s
@@ -153,7 +188,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // maxPooled is the largest buffer returned to the pool; a rare huge event does
 // not pin its buffer.
-const maxPooled = 64 << 10
+const maxPooled = 4 << 20
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 

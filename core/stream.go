@@ -108,10 +108,20 @@ type loop struct {
 // drain writes everything queued in t and flushes once. With force it
 // flushes even when nothing is queued (to send the headers).
 func (s *loop) drain(t EventTarget, force bool) (int, bool, error) {
-	bp := getBuf()
+	var bp *[]byte
+	var end bool
+	if q, ok := t.(*Target); ok {
+		if bp, end = q.take(); bp == nil { // the queue itself: no copy
+			bp = getBuf()
+		}
+	} else {
+		bp = getBuf()
+		var b []byte
+		b, end = t.Drain((*bp)[:0])
+		*bp = b
+	}
 	defer putBuf(bp)
-	b, end := t.Drain((*bp)[:0])
-	*bp = b
+	b := *bp
 	if len(b) == 0 && !force {
 		return 0, end, nil
 	}

@@ -55,12 +55,13 @@ func WithQueueLimit(n int) TargetOption {
 // lost), and Close to end the stream once everything dispatched is written.
 type Target struct {
 	mu         sync.Mutex
-	queue      []byte
+	queue      *[]byte // from bufPool while frames are queued, else nil
 	limit      int
 	closeEvent string
 	started    bool // the loop has drained at least once
 	closing    bool // no more frames: Close or a close event
 	stopped    bool
+	waiting    int // producers waiting for space
 	err        error
 	ready      chan struct{} // cap 1: frames or the end are waiting
 	space      chan struct{} // cap 1: the queue drained below the limit
@@ -100,30 +101,50 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 			t.mu.Unlock()
 			return ErrClosed
 		}
-		if !t.started || len(t.queue) < t.limit {
-			q, err := AppendMessage(t.queue, m)
+		if t.queue == nil || !t.started || len(*t.queue) < t.limit {
+			// A queue that already holds frames has a wake-up pending.
+			wake := t.queue == nil
+			if wake {
+				t.queue = getBuf()
+			}
+			q, err := AppendMessage(*t.queue, m)
 			if err != nil {
+				if len(q) == 0 {
+					putBuf(t.queue)
+					t.queue = nil
+				}
 				t.mu.Unlock()
 				return err
 			}
-			t.queue = q
+			*t.queue = q
 			if t.closeEvent != "" && m.Event == t.closeEvent {
 				t.closing = true
+				wake = true
 			}
-			room := len(q) < t.limit
+			next := t.waiting > 0 && len(q) < t.limit
 			t.mu.Unlock()
-			signal(t.ready)
-			if room {
+			if wake {
+				signal(t.ready)
+			}
+			if next {
 				signal(t.space) // let the next waiting producer in
 			}
 			return nil
 		}
+		t.waiting++
 		t.mu.Unlock()
+		var err error
 		select {
 		case <-t.space:
 		case <-t.done:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		t.mu.Lock()
+		t.waiting--
+		t.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 }
@@ -155,18 +176,29 @@ func (t *Target) Ready() <-chan struct{} { return t.ready }
 
 // Drain implements [EventTarget].
 func (t *Target) Drain(dst []byte) ([]byte, bool) {
+	bp, end := t.take()
+	if bp != nil {
+		dst = append(dst, *bp...)
+		putBuf(bp)
+	}
+	return dst, end
+}
+
+// take hands the queued frames over without copying them: the stream loop
+// writes them and puts the buffer back in the pool, so an idle target holds
+// no buffer. It returns nil when nothing is queued.
+func (t *Target) take() (*[]byte, bool) {
 	t.mu.Lock()
 	t.started = true
-	dst = append(dst, t.queue...)
-	if cap(t.queue) > maxPooled {
-		t.queue = nil // do not pin a rare huge burst
-	} else {
-		t.queue = t.queue[:0]
-	}
+	bp := t.queue
+	t.queue = nil
 	end := t.closing || t.stopped
+	waiting := t.waiting > 0
 	t.mu.Unlock()
-	signal(t.space)
-	return dst, end
+	if waiting {
+		signal(t.space)
+	}
+	return bp, end
 }
 
 // Stop implements [EventTarget]: it ends the target at once, dropping anything
@@ -180,7 +212,10 @@ func (t *Target) Stop(err error) {
 	}
 	t.stopped = true
 	t.err = err
-	t.queue = nil
+	if t.queue != nil {
+		putBuf(t.queue)
+		t.queue = nil
+	}
 	close(t.done)
 	t.mu.Unlock()
 	signal(t.ready)
