@@ -1,0 +1,210 @@
+package benchmarks
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ssekit/ssekit/benchmarks/internal/subjects"
+	"github.com/ssekit/ssekit/benchmarks/internal/wire"
+	"github.com/ssekit/ssekit/core"
+)
+
+// epoch is the shared clock of the latency benchmark: the producer stamps
+// each event with the monotonic time since epoch, the client subtracts.
+var epoch = time.Now()
+
+func since() int64 { return int64(time.Since(epoch)) }
+
+// burst reads one /burst stream of n events and returns the wall time from
+// the request to the n-th event terminator, and the number counted.
+func burst(srv *subjects.Server, n int, timeout time.Duration) (time.Duration, int, error) {
+	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	c, err := wire.Dial(srv.Addr, "/burst?n="+strconv.Itoa(n), deadline)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	if c.Status != 200 {
+		return 0, 0, fmt.Errorf("status %d", c.Status)
+	}
+	_ = c.SetDeadline(deadline)
+	got, err := c.Count(n)
+	return time.Since(start), got, err
+}
+
+// BenchmarkBurst measures events per second on one stream fed as fast as the
+// server goes; b.N is the number of events (use -benchtime=200000x).
+func BenchmarkBurst(b *testing.B) {
+	for _, s := range subjects.All {
+		b.Run(s.ID, func(b *testing.B) {
+			srv, err := s.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			b.ResetTimer()
+			d, got, err := burst(srv, b.N, 2*time.Minute)
+			b.StopTimer()
+			if err != nil || got != b.N {
+				b.Fatalf("counted %d of %d events: %v", got, b.N, err)
+			}
+			b.ReportMetric(float64(b.N)/d.Seconds(), "events/s")
+		})
+	}
+}
+
+// lone sends n events gap apart on one /lone stream and returns each event's
+// delivery latency, measured by the client.
+func lone(srv *subjects.Server, n int, gap, timeout time.Duration) ([]time.Duration, error) {
+	deadline := time.Now().Add(timeout)
+	c, err := wire.Dial(srv.Addr, "/lone", deadline)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	snd, err := srv.NextLone(timeout)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(deadline)
+	lat := make([]time.Duration, 0, n)
+	read := make(chan error, 1)
+	go func() {
+		evs := wire.Events{On: func(ev []byte) error {
+			now := since()
+			v, ok := wire.Field(ev, "data")
+			if !ok {
+				return nil // a comment
+			}
+			ts, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("bad data %q", v)
+			}
+			lat = append(lat, time.Duration(now-ts))
+			if len(lat) == n {
+				return wire.ErrStop
+			}
+			return nil
+		}}
+		read <- c.Body(evs.Feed)
+	}()
+	tick := time.NewTicker(gap)
+	defer tick.Stop()
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			select {
+			case <-tick.C:
+			case err := <-read:
+				return nil, fmt.Errorf("stream ended after %d events: %v", i, err)
+			}
+		}
+		if err := snd.Send(since()); err != nil {
+			return nil, err
+		}
+	}
+	err = <-read
+	snd.Close()
+	if err == nil && len(lat) != n {
+		err = fmt.Errorf("received %d of %d events", len(lat), n)
+	}
+	return lat, err
+}
+
+// percentile returns the p-th percentile (0 < p <= 1) of sorted d.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(float64(len(d))*p+0.5) - 1
+	return d[max(0, min(i, len(d)-1))]
+}
+
+// LoneGap is the time between two lone events.
+const LoneGap = 2 * time.Millisecond
+
+// BenchmarkLatency measures the delivery latency of lone events, LoneGap
+// apart; b.N is the number of events (use -benchtime=500x). ns/op is the gap
+// plus overhead and means nothing; read p50-ns and p99-ns.
+func BenchmarkLatency(b *testing.B) {
+	for _, s := range subjects.All {
+		b.Run(s.ID, func(b *testing.B) {
+			srv, err := s.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			b.ResetTimer()
+			lat, err := lone(srv, b.N, LoneGap, time.Minute+time.Duration(b.N)*LoneGap*2)
+			b.StopTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(percentile(lat, 0.5)), "p50-ns")
+			b.ReportMetric(float64(percentile(lat, 0.99)), "p99-ns")
+		})
+	}
+}
+
+// TestStreams runs the burst and lone workloads briefly on every subject and
+// checks that every event sent is counted, and that a burst stream ends
+// cleanly after its events.
+func TestStreams(t *testing.T) {
+	for _, s := range subjects.All {
+		t.Run(s.ID, func(t *testing.T) {
+			srv, err := s.Start(core.WithHeartbeat(50 * time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			// Count to the end of the body: exactly n events, then the end.
+			const n = 100
+			c, err := wire.Dial(srv.Addr, "/burst?n="+strconv.Itoa(n), time.Now().Add(10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			got, err := c.Count(1 << 30)
+			c.Close()
+			if err != nil || got != n {
+				t.Fatalf("burst: counted %d of %d events: %v", got, n, err)
+			}
+			if _, got, err := burst(srv, n, 10*time.Second); err != nil || got != n {
+				t.Fatalf("burst: counted %d of %d events: %v", got, n, err)
+			}
+			lat, err := lone(srv, 10, time.Millisecond, 10*time.Second)
+			if err != nil {
+				t.Fatalf("lone: %v", err)
+			}
+			for _, l := range lat {
+				if l <= 0 || l > 10*time.Second {
+					t.Fatalf("lone: latency %v", l)
+				}
+			}
+			if err := srv.Close(); err != nil && !errors.Is(err, core.ErrShutdown) {
+				t.Fatalf("close: %v", err)
+			}
+		})
+	}
+}
+
+// TestCounter checks terminator counting across arbitrary splits.
+func TestCounter(t *testing.T) {
+	stream := []byte("event: a\ndata: 1\n\n:\ndata: 2\n\ndata: x\ndata: y\n\n")
+	for cut1 := 0; cut1 <= len(stream); cut1++ {
+		for cut2 := cut1; cut2 <= len(stream); cut2++ {
+			var c wire.Counter
+			c.Feed(stream[:cut1])
+			c.Feed(stream[cut1:cut2])
+			c.Feed(stream[cut2:])
+			if c.N != 3 {
+				t.Fatalf("cuts %d,%d: counted %d", cut1, cut2, c.N)
+			}
+		}
+	}
+}
