@@ -42,12 +42,13 @@ func (e *HTTPError) Error() string {
 func (e *HTTPError) StatusCode() int { return e.Status }
 
 // StatusOf returns the HTTP status a handler error should answer with: the one
-// the error carries (any error in its chain with a StatusCode() int method),
-// otherwise 500.
+// the error carries (any error in its chain with a StatusCode() int method)
+// when it is 204 or in 400-599, otherwise 500. A 204 (core.Error(204, ""))
+// is how the standard tells an EventSource to stop reconnecting for good.
 func StatusOf(err error) int {
 	var s interface{ StatusCode() int }
 	if errors.As(err, &s) {
-		if c := s.StatusCode(); c >= 400 && c <= 599 {
+		if c := s.StatusCode(); c == http.StatusNoContent || c >= 400 && c <= 599 {
 			return c
 		}
 	}

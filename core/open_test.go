@@ -48,6 +48,7 @@ func TestStatusOf(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", core.Error(404, "gone")), 404, "wrapped: gone"},
 		{errors.New("secret internal detail"), 500, "Internal Server Error"},
 		{core.Error(200, "not an error status"), 500, "Internal Server Error"},
+		{core.Error(204, ""), 204, "No Content"},
 	}
 	for _, c := range cases {
 		if got := core.StatusOf(c.err); got != c.status {

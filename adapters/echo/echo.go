@@ -21,6 +21,7 @@ package echosse
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,6 +45,11 @@ func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {
 				return nil // the stream ran: why it ended is not an HTTP error
 			}
+		}
+		if core.StatusOf(err) == http.StatusNoContent {
+			// The standard's "stop reconnecting", not an error: Echo's error
+			// handler would write a body, which a 204 forbids.
+			return c.NoContent(http.StatusNoContent)
 		}
 		return httpError(err)
 	}
