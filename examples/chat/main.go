@@ -1,0 +1,130 @@
+// Command chat is a live chat built on the ssekit broker, served by the
+// framework of your choice, with a page that shows rooms and messages live:
+//
+//	go run ./examples/chat -framework gin -addr 127.0.0.1:8080
+//
+// then open http://127.0.0.1:8080/ in two browser windows and chat. The
+// -framework flag takes nethttp, gin, echo or fiber; the routes and their
+// behaviour are the same on each:
+//
+//	GET  /                      the page (one EventSource on the current room)
+//	GET  /rooms/{room}/events   the room's event stream: broker.Subscribe on
+//	                            the topic "room:{room}" with the request's
+//	                            Last-Event-ID, through the framework's adapter
+//	POST /rooms/{room}/messages {"user": "...", "text": "..."}: published to
+//	                            the room as a "message" event whose data is
+//	                            that JSON object; answers 201 {"id": "..."}
+//
+// Every event carries the broker's id ("ms-seq"). A client that reconnects
+// with Last-Event-ID gets exactly what it missed, then live events. A first
+// connection starts with live events, or with ?since=0 with everything the
+// room's log still holds (after the "ssekit-reset" signal, which means
+// "earlier events are gone"). With ?user=name, a first connection announces
+// the user to the room with a "system" event.
+//
+// Input is checked: room names are 1 to 40 letters, digits, '-' and '_';
+// user names 1 to 32 characters and messages 1 to 2000, without control
+// characters; the body is one JSON object of at most 16 KiB. Bad input
+// answers 400 (413 for a body too large) with a message saying what is wrong,
+// the way each framework answers errors.
+//
+// Rooms whose name starts with "private-" show the broker's Authorize hook:
+// reading or posting needs the token given by -token (default "letmein"), in
+// the X-Chat-Token header or the token query parameter (an EventSource
+// cannot set headers); without it the answer is 403.
+//
+// # Several instances
+//
+// With -redis, the broker keeps its rooms in Redis Streams
+// (github.com/ssekit/ssekit/broker/redis), so instances share them: a
+// message posted on one reaches the clients of every instance, and a client
+// resumes with Last-Event-ID on any of them. Run two instances, on any
+// frameworks, against one Redis:
+//
+//	redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no &
+//	go run ./examples/chat -framework gin -addr 127.0.0.1:8080 -redis 127.0.0.1:6379 &
+//	go run ./examples/chat -framework fiber -addr 127.0.0.1:8081 -redis 127.0.0.1:6379 &
+//
+// then open http://127.0.0.1:8080/ in one window and http://127.0.0.1:8081/
+// in another, pick the same room, and chat across them.
+//
+// On SIGINT or SIGTERM the server shuts down: the broker ends every stream
+// after what is queued (browsers reconnect with Last-Event-ID, to another
+// instance or once this one is back) and closes its backend, then the
+// server stops.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	redisbroker "github.com/ssekit/ssekit/broker/redis"
+)
+
+// frameworks maps a -framework value to the function that serves the chat
+// on ln and returns the function that stops the server and the broker.
+var frameworks = map[string]func(ln net.Listener, c *chat) (stop func(context.Context) error){
+	"nethttp": serveNetHTTP,
+	"gin":     serveGin,
+	"echo":    serveEcho,
+	"fiber":   serveFiber,
+}
+
+// redisPrefix is the prefix of the chat's Redis keys.
+const redisPrefix = "ssekit-chat"
+
+func main() {
+	framework := flag.String("framework", "nethttp", "the framework that serves the chat: nethttp, gin, echo or fiber")
+	addr := flag.String("addr", "127.0.0.1:8080", "the address to listen on")
+	redisAddr := flag.String("redis", "", "a Redis server (host:port) to keep the rooms in, shared by every instance using it; empty keeps them in memory")
+	token := flag.String("token", "letmein", "the token of private-* rooms (empty: nobody may use them)")
+	flag.Parse()
+	serve, ok := frameworks[*framework]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "chat: unknown -framework %q (want nethttp, gin, echo or fiber)\n", *framework)
+		os.Exit(2)
+	}
+
+	o := chatOptions{BackendName: "in-memory broker", Token: *token}
+	var rdb *goredis.Client
+	if *redisAddr != "" {
+		rdb = goredis.NewClient(&goredis.Options{Addr: *redisAddr})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := rdb.Ping(ctx).Err()
+		cancel()
+		if err != nil {
+			log.Fatalf("chat: Redis at %s: %v", *redisAddr, err)
+		}
+		o.Backend = redisbroker.New(rdb, redisbroker.Options{Prefix: redisPrefix})
+		o.BackendName = "Redis Streams at " + *redisAddr
+	}
+	c := newChat(o)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := serve(ln, c)
+	log.Printf("chat on %s (%s): open http://%s/", *framework, o.BackendName, ln.Addr())
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if err := stop(shutdown); err != nil {
+		log.Print(err)
+	}
+	if rdb != nil {
+		rdb.Close() // after the broker, which closed its backend
+	}
+}
