@@ -69,8 +69,10 @@ goroutine is left.`,
 			}
 		}
 		tg := receive(t, targets, time.Second, "the target")
+		left := time.Now()
 		st.Close()
 		waitDone(t, tg, time.Second, "the client closed the connection")
+		t.Logf("the stream noticed the client had left after %v (under traffic)", time.Since(left))
 		checkGone(t, tg)
 		if err := receive(t, prod, time.Second, "the producer's last Dispatch"); !errors.Is(err, core.ErrClosed) {
 			t.Errorf("the producer's last Dispatch: got %v; want core.ErrClosed", err)
@@ -97,8 +99,10 @@ WithHeartbeat(100ms), so that adapters that see a disconnect only when a write f
 		st := env.Get(t, base+s.Path())
 		st.ExpectWithin(t, []client.Event{message("ready", "")}, false, EventTimeout)
 		tg := receive(t, targets, time.Second, "the target")
+		left := time.Now()
 		st.Close()
 		waitDone(t, tg, time.Second, "the client closed the connection")
+		t.Logf("the stream noticed the client had left after %v (idle, heartbeat 100ms)", time.Since(left))
 		checkGone(t, tg)
 	}
 	return s
