@@ -22,10 +22,10 @@
 //     adapter sets no Content-Length and no hop-by-hop header.
 //   - The body is a stream that fasthttp consumes with WriteTo (it implements
 //     fasthttp.BodyWriterTo): [core.Run] runs on the connection's own
-//     goroutine and writes each batch as one chunk straight to the
-//     connection. There is no in-memory pipe and no extra goroutine per
-//     stream, so a client that stops reading blocks the write itself, and
-//     [core.Options.WriteTimeout] (a deadline set on the connection before
+//     goroutine and writes each batch as one chunk straight to the connection.
+//     There is no in-memory pipe (the only other goroutine is the disconnect
+//     watch, below), so a client that stops reading blocks the write itself,
+//     and [core.Options.WriteTimeout] (a deadline set on the connection before
 //     every write) ends the stream with [core.ErrWrite]. Memory per stalled
 //     stream is what the target queues ([core.WithQueueLimit]) plus the batch
 //     being written. (SetBodyStreamWriter, by contrast, writes into a
@@ -38,15 +38,34 @@
 //     clears it when the response ends, so a kept-alive connection does not
 //     inherit the stream's last deadline.
 //
-// Disconnects: fasthttp has no per-request cancellation, so the only sign that
-// a client left is a failed write. A client that closes its connection is
+// Disconnects: fasthttp has no per-request cancellation and reads nothing from
+// a connection while it writes a response, so the adapter watches the
+// connection while a stream runs, as net/http's server does: one goroutine per
+// stream peeks at the socket (recv with MSG_PEEK through syscall.RawConn,
+// which takes no byte from fasthttp). A client that closes its connection ends
+// the stream at once ([core.ErrClientGone]; well under a millisecond on
+// loopback), whatever the heartbeat (as with net/http, a client that shuts
+// down only its sending side counts as gone). A request the client pipelines
+// during a stream is left for fasthttp, which serves it after the stream; the
+// watch then ends, as net/http's does, and a later disconnect is noticed by a
+// failed write. Over TLS, any byte the client sends during a stream ends the
+// stream cleanly (it may be the close_notify alert of a client that is
+// leaving, which only decrypting could tell from a pipelined request) and
+// fasthttp then reads it. The watch clears the request's read deadline
+// (Server.ReadTimeout) for the stream; fasthttp sets its own again before the
+// next request on a kept-alive connection.
+//
+// Not watched: connections without a socket of their own (fasthttputil's
+// in-memory listener, app.Test), a plain connection behind fasthttp's
+// Server.MaxConnsPerIP wrapper, a TLS connection whose request body streams in
+// (Server.StreamRequestBody), and systems other than Unix. There the only sign
+// that a client left is a failed write: a client that closes its connection is
 // noticed at the second write after it left (the first one still succeeds at
-// the TCP level): under traffic at once, on an idle stream within two
-// heartbeat intervals, 2 × [core.Options.Heartbeat] (30 s by default; measured
-// 200 ms with a 100 ms heartbeat). Keep the heartbeat short on Fiber. A client
-// that vanishes without closing (a cut network) is noticed only once its
-// socket buffers fill and a write misses WriteTimeout, or the kernel gives up
-// on the connection; this holds for every server.
+// the TCP level), under traffic at once, on an idle stream within two
+// heartbeat intervals, 2 × [core.Options.Heartbeat] (30 s by default). A
+// client that vanishes without closing (a cut network) is noticed only once
+// its socket buffers fill and a write misses WriteTimeout, or the kernel gives
+// up on the connection; this holds for every server.
 //
 // Shutdown: app.Shutdown closes RequestCtx.Done, which ends every stream (the
 // target's Err is [core.ErrShutdown], after what was queued is written), and each body ends cleanly so that

@@ -2,7 +2,6 @@ package fibersse
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -46,7 +45,8 @@ func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 		// and clears the deadline once the response is done, so that a kept-
 		// alive connection does not inherit the stream's last deadline.
 		_ = rctx.SetWriteDeadline(time.Time{})
-		rctx.SetBodyStream(&stream{t: t, o: o, done: rctx.Done(), conn: rctx.Conn()}, -1)
+		rctx.SetBodyStream(&stream{t: t, o: o, done: rctx.Done(), conn: rctx.Conn(),
+			bodyStream: rctx.Request.IsBodyStream()}, -1)
 		return nil
 	}
 }
@@ -69,12 +69,15 @@ func fiberError(err error) error {
 // stream is the response body. It holds only what was captured before the
 // handler returned (fiber.Ctx goes back to its pool then). fasthttp frames it
 // with WriteTo ([fasthttp.BodyWriterTo]) on the connection's own goroutine, so
-// the stream loop writes straight to the connection: no pipe, no goroutine.
+// the stream loop writes straight to the connection, with no pipe; the only
+// goroutine it adds is the [watch] on the connection.
 type stream struct {
 	t    core.EventTarget
 	o    core.Options
 	done <-chan struct{} // closed when the server shuts down
-	conn net.Conn        // for per-write deadlines; nil without a connection
+	conn net.Conn        // for per-write deadlines and the watch; nil without a connection
+
+	bodyStream bool // the request body streams in (see startWatch)
 
 	once sync.Once     // the first of WriteTo, Read and Close starts or ends the stream
 	pipe io.ReadCloser // set when the body is consumed with Read
@@ -99,7 +102,7 @@ func (s *stream) WriteTo(w io.Writer) (int64, error) {
 	if !s.claim() {
 		return 0, errConsumed
 	}
-	return s.run(w)
+	return s.run(w, true)
 }
 
 // SupportsBodyWriteTo lets fasthttp use WriteTo instead of Read.
@@ -109,7 +112,7 @@ func (*stream) SupportsBodyWriteTo() bool { return true }
 // runs on its own goroutine behind fasthttp's bounded pipe.
 func (s *stream) Read(p []byte) (int, error) {
 	s.once.Do(func() {
-		s.pipe = fasthttp.NewBoundedStreamReader(func(w *bufio.Writer) { _, _ = s.run(w) })
+		s.pipe = fasthttp.NewBoundedStreamReader(func(w *bufio.Writer) { _, _ = s.run(w, true) })
 	})
 	if s.pipe == nil {
 		return 0, errConsumed
@@ -122,7 +125,7 @@ func (s *stream) Read(p []byte) (int, error) {
 // stopped and its producers wake up.
 func (s *stream) Close() error {
 	if s.claim() {
-		_, _ = s.run(closedWriter{})
+		_, _ = s.run(closedWriter{}, false)
 		return nil
 	}
 	if s.pipe != nil {
@@ -131,12 +134,19 @@ func (s *stream) Close() error {
 	return nil
 }
 
-// run is core.Run with the fasthttp glue. A panic that escapes it (from
-// Options.OnEnd or a target's Stop) ends this response, never the process:
-// fasthttp does not recover panics on the pipe's goroutine.
-func (s *stream) run(w io.Writer) (n int64, err error) {
+// run is core.Run with the fasthttp glue. With watchConn, the connection is
+// watched while the stream runs, so that a client that closes it ends the
+// stream at once ([core.ErrClientGone]); see [watch]. A panic that escapes
+// (from Options.OnEnd or a target's Stop) ends this response, never the
+// process: fasthttp does not recover panics on the pipe's goroutine.
+func (s *stream) run(w io.Writer, watchConn bool) (n int64, err error) {
 	cw := &writer{w: w, conn: s.conn}
+	var wt *watch
+	if watchConn {
+		wt = startWatch(s.conn, s.bodyStream)
+	}
 	defer func() {
+		wt.stop() // before fasthttp reads from the connection again
 		if r := recover(); r != nil {
 			err = &core.PanicError{Value: r}
 		}
@@ -146,10 +156,10 @@ func (s *stream) run(w io.Writer) (n int64, err error) {
 	// when the server shuts down, which core treats as a shutdown.
 	o := s.o
 	o.Shutdown = s.done
-	err = core.Run(context.Background(), cw, s.t, o)
+	err = core.Run(wt.ctx(), cw, s.t, o)
 	// After a panic the body may be cut mid-frame: fail the response so that
-	// the connection is closed. Any other end (the target's, shutdown)
-	// finishes the body cleanly, unless a write failed.
+	// the connection is closed. Any other end (the target's, the client's,
+	// shutdown) finishes the body cleanly, unless a write failed.
 	if pe := (*core.PanicError)(nil); !errors.As(err, &pe) {
 		err = cw.err
 	}

@@ -3,7 +3,14 @@ package fiberv3sse_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -46,10 +53,31 @@ func newApp(cfg ...fiber.Config) *fiber.App {
 // base URL.
 func serve(t testing.TB, app *fiber.App) string {
 	t.Helper()
+	return "http://" + serveOn(t, app, listen(t)).Addr().String()
+}
+
+// serveTLS is serve over TLS, with a fresh self-signed certificate for
+// 127.0.0.1. It returns the base URL and a client configuration that trusts
+// the certificate.
+func serveTLS(t testing.TB, app *fiber.App) (string, *tls.Config) {
+	t.Helper()
+	srv, cli := certificate(t)
+	ln := serveOn(t, app, tls.NewListener(listen(t), srv))
+	return "https://" + ln.Addr().String(), cli
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serveOn runs app on ln until the test ends.
+func serveOn(t testing.TB, app *fiber.App, ln net.Listener) net.Listener {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
 	t.Cleanup(func() {
@@ -65,7 +93,38 @@ func serve(t testing.TB, app *fiber.App) string {
 			t.Error("listener did not return after shutdown")
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return ln
+}
+
+// certificate returns a server configuration with a fresh self-signed
+// certificate for 127.0.0.1, and a client configuration that trusts it.
+func certificate(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ssekit test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
 // httpClient returns a client whose idle connections are closed when the
@@ -144,6 +203,20 @@ func waitDone(t testing.TB, tg *core.Target, within time.Duration) time.Duration
 func rawConn(t testing.TB, base, method, path string, hdr ...string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	writeRequest(t, conn, method, path, hdr...)
+	return conn, bufio.NewReader(conn)
+}
+
+// rawTLSConn is rawConn over TLS, for a base URL and client configuration
+// from serveTLS.
+func rawTLSConn(t testing.TB, base string, cfg *tls.Config, method, path string, hdr ...string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", strings.TrimPrefix(base, "https://"), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
