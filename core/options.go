@@ -11,8 +11,9 @@ const (
 // Options configures the stream loop. The zero value means the defaults.
 type Options struct {
 	// Heartbeat is how long a stream may stay idle before a ":" comment is
-	// sent to keep proxies from closing it (and, on fasthttp, to notice a
-	// vanished client). Zero means DefaultHeartbeat; negative disables it.
+	// sent to keep proxies from closing it (and, on fasthttp connections the
+	// adapters cannot watch, to notice a vanished client). Zero means
+	// DefaultHeartbeat; negative disables it.
 	Heartbeat time.Duration
 	// WriteTimeout bounds each write and flush, so a client that stops reading
 	// cannot hold the stream forever. It replaces the server's own write
