@@ -69,13 +69,13 @@
 // up on the connection; this holds for every server.
 //
 // Shutdown: app.Shutdown closes the server's done channel (RequestCtx.Done),
-// which the adapter passes as [core.Options.Shutdown] (alongside one of the
-// user's own, if set): every stream writes what is queued and ends with
-// [core.ErrShutdown], and its body ends cleanly so that clients reconnect with
-// Last-Event-ID. Shutdown does not hang on open streams: it returns within its
-// 100 ms polling interval, or once a stream blocked writing to a client that
-// stopped reading misses its write deadline. Streams in a [core.Group]
-// ([core.WithGroup]) end the same way on Group.Shutdown.
+// which the adapter passes as [core.Options.Shutdown]: every stream writes
+// what is queued and ends with [core.ErrShutdown], and its body ends cleanly
+// so that clients reconnect with Last-Event-ID. Shutdown does not hang on
+// open streams: it returns within its 100 ms polling interval, or once a
+// stream blocked writing to a client that stopped reading misses its write
+// deadline. Streams in a [core.Group] ([core.WithGroup]) end the same way on
+// Group.Shutdown.
 //
 // Panics after the handler returned (in a custom target, or in
 // [core.Options.OnEnd]) end that response and close its connection, never the

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package fibersse
+package fasthttpsse
 
 import "errors"
 

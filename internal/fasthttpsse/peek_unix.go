@@ -1,6 +1,6 @@
 //go:build unix
 
-package fiberv3sse
+package fasthttpsse
 
 import "syscall"
 

@@ -1,4 +1,4 @@
-package fiberv3sse
+package fasthttpsse
 
 import (
 	"crypto/tls"
