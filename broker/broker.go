@@ -279,7 +279,6 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 		topics:    topics,
 		idx:       make([]int, len(topics)),
 		ready:     make(chan struct{}, 1),
-		done:      make(chan struct{}),
 		limit:     b.limit,
 		bytes:     b.bytes,
 		replaying: lastEventID != "",

@@ -18,7 +18,7 @@ type Subscription struct {
 	b      *Broker
 	topics []string
 	ready  chan struct{} // cap 1: frames or the end are waiting
-	done   chan struct{} // closed by Stop
+	done   chan struct{} // closed by Stop; made by Done on demand, guarded by mu
 
 	idx        []int // index in each topic's set; guarded by b.mu
 	registered bool  // guarded by b.mu
@@ -80,14 +80,30 @@ func (s *Subscription) Stop(err error) {
 		s.err = err
 	}
 	s.q, s.held = nil, nil
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
 	s.mu.Unlock()
 	signal(s.ready)
 	s.b.remove(s)
 }
 
 // Done returns a channel that is closed when the subscription has stopped.
-func (s *Subscription) Done() <-chan struct{} { return s.done }
+func (s *Subscription) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		if s.stopped {
+			return closedDone
+		}
+		s.done = make(chan struct{}) // on demand: most subscriptions are never asked
+	}
+	return s.done
+}
+
+// closedDone is the Done channel of a subscription stopped before anyone
+// asked for it.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // Err reports why the subscription ended or is ending: nil while it runs and
 // when it ended normally (a "close" event, or its stream ended without

@@ -15,8 +15,9 @@ type Options struct {
 	// adapters cannot watch, to notice a vanished client). Zero means
 	// DefaultHeartbeat; negative disables it.
 	Heartbeat time.Duration
-	// WriteTimeout bounds each write and flush, so a client that stops reading
-	// cannot hold the stream forever. It replaces the server's own write
+	// WriteTimeout bounds each write and flush (each gets between half of it
+	// and all of it), so a client that stops reading cannot hold the stream
+	// forever. It replaces the server's own write
 	// timeout, which would otherwise kill healthy long streams. Zero means
 	// DefaultWriteTimeout; negative disables it.
 	WriteTimeout time.Duration

@@ -103,6 +103,7 @@ type loop struct {
 	dw    DeadlineWriter // nil when the writer cannot bound writes
 	wt    time.Duration  // per-write timeout; 0 means none
 	wrote bool           // a deadline was set
+	rearm time.Time      // when the deadline set is to be moved on
 }
 
 // drain writes everything queued in t and flushes once. With force it
@@ -131,10 +132,16 @@ func (s *loop) drain(t EventTarget, force bool) (int, bool, error) {
 // send writes b (which may be empty) and flushes, under the write deadline.
 func (s *loop) send(b []byte) error {
 	if s.dw != nil && s.wt > 0 {
-		if err := s.dw.SetWriteDeadline(time.Now().Add(s.wt)); err != nil {
-			s.dw = nil // the writer cannot bound writes after all
-		} else {
-			s.wrote = true
+		// Move the deadline on only once less than half of the timeout is
+		// left: every write still gets between wt/2 and wt, and a busy
+		// stream does not pay for a deadline per batch.
+		if now := time.Now(); !s.wrote || now.After(s.rearm) {
+			if err := s.dw.SetWriteDeadline(now.Add(s.wt)); err != nil {
+				s.dw = nil // the writer cannot bound writes after all
+			} else {
+				s.wrote = true
+				s.rearm = now.Add(s.wt / 2)
+			}
 		}
 	}
 	if len(b) > 0 {
