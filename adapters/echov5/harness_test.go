@@ -3,11 +3,8 @@ package echov5sse_test
 import (
 	"bytes"
 	"io"
-	stdlog "log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v5"
@@ -15,6 +12,7 @@ import (
 	echov5sse "github.com/ssekit/ssekit/adapters/echov5"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
 // harness serves a conformance handler on every path and method of an Echo
@@ -22,21 +20,12 @@ import (
 // Echo or net/http logged anything.
 var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
 	e := echo.New()
-	var log logBuffer
+	var log ssetest.LogBuffer
 	e.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	e.Any("/*", echov5sse.Handle(func(c *echo.Context) (core.EventTarget, error) {
 		return h(request(c))
 	}, opts...))
-	ts := httptest.NewUnstartedServer(e)
-	ts.Config.ErrorLog = stdlog.New(&log, "", 0)
-	ts.Start()
-	t.Cleanup(func() {
-		ts.Close() // waits for every handler to return
-		if s := log.String(); s != "" {
-			t.Errorf("echo logged: %s", s)
-		}
-	})
-	return ts.URL
+	return ssetest.StartServer(t, e, &log, nil).URL
 })
 
 // request maps what a conformance handler sees out of c.
@@ -51,24 +40,6 @@ func request(c *echo.Context) conformance.Request {
 		Context:     r.Context(),
 		Body:        r.Body,
 	}
-}
-
-// logBuffer collects Echo's and net/http's log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestHarness checks the harness's request mapping on its own, including the
@@ -86,7 +57,7 @@ func TestHarness(t *testing.T) {
 	})
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: testTimeout}
+	hc := &http.Client{Transport: tr, Timeout: ssetest.Timeout}
 	for _, tc := range []struct{ method, path, query, body string }{
 		{http.MethodGet, "/", "", ""},
 		{http.MethodPost, "/a/b", "x=1&y=2", "posted"},

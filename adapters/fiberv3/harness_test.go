@@ -12,6 +12,7 @@ import (
 	fiberv3sse "github.com/ssekit/ssekit/adapters/fiberv3"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
 // harness serves a conformance handler on every path and method through
@@ -57,7 +58,7 @@ func TestHarness(t *testing.T) {
 		tg.Close()
 		return tg, nil
 	})
-	hc := httpClient(t)
+	hc := ssetest.HTTPClient(t)
 	for _, tc := range []struct{ method, path, query, body string }{
 		{http.MethodGet, "/", "", ""},
 		{http.MethodPost, "/a/b", "x=1&y=2", "posted"},

@@ -11,6 +11,7 @@ import (
 	ginsse "github.com/ssekit/ssekit/adapters/gin"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
 // harness serves a conformance handler on every path and method of a gin
@@ -44,7 +45,7 @@ func TestHarness(t *testing.T) {
 	})
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: testTimeout}
+	hc := &http.Client{Transport: tr, Timeout: ssetest.Timeout}
 	for _, tc := range []struct{ method, path, query string }{
 		{http.MethodGet, "/", ""},
 		{http.MethodPost, "/a/b", "x=1&y=2"},

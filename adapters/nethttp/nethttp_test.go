@@ -15,6 +15,7 @@ import (
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/client"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -98,8 +99,7 @@ func TestFlushThroughUnwrap(t *testing.T) {
 		sse.ServeHTTP(unwrapper{w}, r)
 	}))
 	defer srv.Close()
-	p, done := get(t, srv.URL)
-	defer done()
+	p := get(t, srv.URL)
 	expect(t, p, "one")
 	close(read)
 	expect(t, p, "two")
@@ -113,10 +113,7 @@ func TestFlushThroughUnwrap(t *testing.T) {
 // outlives it (here the second event comes 600ms in, with a 200ms
 // WriteTimeout and no heartbeat in between).
 func TestServerWriteTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ssetest.Listen(t)
 	srv := &http.Server{
 		WriteTimeout:      200 * time.Millisecond,
 		ReadHeaderTimeout: testTimeout,
@@ -138,19 +135,18 @@ func TestServerWriteTimeout(t *testing.T) {
 			return tg, nil
 		}, core.WithHeartbeat(-1)),
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
+	ssetest.RunServer(t, ln, func(ln net.Listener) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-	}()
+		return srv.Shutdown(ctx)
+	})
 	start := time.Now()
-	p, done := get(t, "http://"+ln.Addr().String())
-	defer done()
+	p := get(t, "http://"+ln.Addr().String())
 	expect(t, p, "first")
 	expect(t, p, "after 600ms")
 	if _, err := p.Next(); err != io.EOF {
@@ -173,29 +169,14 @@ func TestLastEventID(t *testing.T) {
 	}
 }
 
-// get opens an event stream on url under testTimeout; done releases it.
-func get(t *testing.T, url string) (*client.Parser, func()) {
+// get opens an event stream on url (see ssetest.Get).
+func get(t *testing.T, url string) *client.Parser {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	tr := &http.Transport{}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	resp, _ := ssetest.Get(t, ssetest.HTTPClient(t), url, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: got %d; want 200", resp.StatusCode)
 	}
-	return client.NewParser(resp.Body), func() {
-		cancel()
-		resp.Body.Close()
-		tr.CloseIdleConnections()
-	}
+	return client.NewParser(resp.Body)
 }
 
 // expect reads one event and checks its data.
