@@ -1,18 +1,21 @@
 // Command report turns the benchmark results into the Markdown table for
 // README.md and an SVG chart: it reads the `go test -bench` output (any
-// -count; medians are taken) and the JSON written by sseload.
+// -count; medians are taken), the JSON written by sseload and, when the file
+// exists, the JSON written by fanout.
 //
 //	go run ./cmd/report -bench results/bench.txt -load results/load.json \
-//		-md results/table.md -svg results/chart.svg
+//		-fanout results/fanout.json -md results/table.md -svg results/chart.svg
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"html"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"regexp"
@@ -36,26 +39,54 @@ const (
 func main() {
 	benchPath := flag.String("bench", "results/bench.txt", "go test -bench output")
 	loadPath := flag.String("load", "results/load.json", "sseload JSON output")
+	fanoutPath := flag.String("fanout", "results/fanout.json", "fanout JSON output (skipped when the file does not exist)")
+	loadAvg := flag.String("loadavg", "", "the load average when the run started (1, 5 and 15 minutes), for the machine line")
 	mdPath := flag.String("md", "results/table.md", "Markdown table to write")
 	svgPath := flag.String("svg", "results/chart.svg", "SVG chart to write")
 	flag.Parse()
 
-	bench, err := readBench(*benchPath)
+	in, err := readInputs(*benchPath, *loadPath, *fanoutPath, *loadAvg)
 	if err != nil {
 		fatal(err)
 	}
-	var ld loadOutput
-	if err := readJSON(*loadPath, &ld); err != nil {
-		fatal(err)
-	}
 	var md strings.Builder
-	writeMarkdown(&md, bench, &ld)
+	writeMarkdown(&md, in)
 	if err := os.WriteFile(*mdPath, []byte(md.String()), 0o644); err != nil {
 		fatal(err)
 	}
-	if err := os.WriteFile(*svgPath, []byte(chart(bench, &ld)), 0o644); err != nil {
+	if err := os.WriteFile(*svgPath, []byte(chart(in)), 0o644); err != nil {
 		fatal(err)
 	}
+}
+
+// inputs is everything the report is made from.
+type inputs struct {
+	bench   *benchResults
+	load    *loadOutput
+	fanout  *fanoutOutput // nil: no fan-out section
+	loadAvg string        // "" when not given
+}
+
+// readInputs reads the bench output, the sseload JSON and, when fanoutPath is
+// not empty and the file exists, the fanout JSON.
+func readInputs(benchPath, loadPath, fanoutPath, loadAvg string) (*inputs, error) {
+	in := &inputs{loadAvg: strings.TrimSpace(loadAvg), load: new(loadOutput)}
+	var err error
+	if in.bench, err = readBench(benchPath); err != nil {
+		return nil, err
+	}
+	if err := readJSON(loadPath, in.load); err != nil {
+		return nil, err
+	}
+	if fanoutPath != "" {
+		in.fanout = new(fanoutOutput)
+		if err := readJSON(fanoutPath, in.fanout); errors.Is(err, fs.ErrNotExist) {
+			in.fanout = nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
 }
 
 func fatal(err error) {
@@ -195,6 +226,123 @@ func (l *loadOutput) idleMedians(id string) (heap, stack, gor float64, ok bool) 
 	return median(h), median(s), median(g), true
 }
 
+// fanoutOutput is the JSON written by fanout (the fields the report uses).
+type fanoutOutput struct {
+	Machine     machine.Info   `json:"machine"`
+	Command     string         `json:"command"`
+	Subscribers int            `json:"subscribers"`
+	Events      int            `json:"events"`
+	IntervalMS  float64        `json:"interval_ms"`
+	Rounds      int            `json:"rounds"`
+	Results     []fanoutResult `json:"results"`
+	Targets     []fanoutTarget `json:"targets"`
+}
+
+// fanoutResult is one implementation's medians over the rounds.
+type fanoutResult struct {
+	Impl             string         `json:"impl"`
+	Name             string         `json:"name"`
+	Ours             bool           `json:"ours"`
+	Error            string         `json:"error"`
+	Latency          *fanoutLatency `json:"latency"`
+	MemPerSub        float64        `json:"mem_per_sub"`
+	GoroutinesPerSub float64        `json:"goroutines_per_sub"`
+	Throughput       []fanoutBurst  `json:"throughput"`
+}
+
+type fanoutLatency struct {
+	P50MS      float64 `json:"p50_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	MaxMS      float64 `json:"max_ms"`
+	Received   int64   `json:"received"`
+	Expected   int64   `json:"expected"`
+	Complete   bool    `json:"complete"`
+	CPUBoundMS float64 `json:"cpu_bound_ms"`
+}
+
+type fanoutBurst struct {
+	Subscribers    int     `json:"subscribers"`
+	Events         int     `json:"events"`
+	EventsPerS     float64 `json:"events_per_s"`
+	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	Received       int64   `json:"received"`
+	Expected       int64   `json:"expected"`
+	Complete       bool    `json:"complete"`
+}
+
+// fanoutTarget is fanout's own check of one of ours against issue 4's
+// targets.
+type fanoutTarget struct {
+	Impl       string  `json:"impl"`
+	P99MS      float64 `json:"p99_ms"`
+	P99LimitMS float64 `json:"p99_limit_ms"`
+	BestPeer   string  `json:"best_peer"`
+	P99OK      bool    `json:"p99_ok"`
+	MemPerSub  float64 `json:"mem_per_sub"`
+	MemLimit   float64 `json:"mem_limit"`
+	MemOK      bool    `json:"mem_ok"`
+}
+
+// result returns the result of impl id, or nil.
+func (f *fanoutOutput) result(id string) *fanoutResult {
+	for i := range f.Results {
+		if f.Results[i].Impl == id {
+			return &f.Results[i]
+		}
+	}
+	return nil
+}
+
+// burst returns r's throughput burst to subs subscribers, or nil.
+func (r *fanoutResult) burst(subs int) *fanoutBurst {
+	for i := range r.Throughput {
+		if r.Throughput[i].Subscribers == subs {
+			return &r.Throughput[i]
+		}
+	}
+	return nil
+}
+
+// levels returns the subscriber counts of the throughput bursts measured,
+// fewest first.
+func (f *fanoutOutput) levels() []int {
+	var l []int
+	for _, r := range f.Results {
+		for _, t := range r.Throughput {
+			if !slices.Contains(l, t.Subscribers) {
+				l = append(l, t.Subscribers)
+			}
+		}
+	}
+	slices.Sort(l)
+	return l
+}
+
+// bestPeers returns the best of the peers (not ours): the lowest p99 among
+// those that delivered every event of the latency phase, the least memory
+// per subscriber, and the most events/s of a complete burst to each level.
+// A zero value (or "" name) means no peer qualified.
+func (f *fanoutOutput) bestPeers() (p99 float64, p99Impl string, mem float64, tput map[int]float64) {
+	tput = map[int]float64{}
+	for _, r := range f.Results {
+		if r.Ours || r.Latency == nil {
+			continue
+		}
+		if r.Latency.Complete && (p99Impl == "" || r.Latency.P99MS < p99) {
+			p99, p99Impl = r.Latency.P99MS, r.Impl
+		}
+		if mem == 0 || r.MemPerSub < mem {
+			mem = r.MemPerSub
+		}
+		for _, t := range r.Throughput {
+			if t.Complete && t.EventsPerS > tput[t.Subscribers] {
+				tput[t.Subscribers] = t.EventsPerS
+			}
+		}
+	}
+	return p99, p99Impl, mem, tput
+}
+
 // ---- Markdown ----
 
 func verdict(ok bool) string {
@@ -210,8 +358,12 @@ func fmtRate(v float64) string {
 		return "–"
 	case v >= 1e6:
 		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e3:
+	case v >= 1e5:
 		return fmt.Sprintf("%.0fk", v/1e3)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fk", v/1e3)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
@@ -235,15 +387,24 @@ func fmtBytes(v float64) string {
 	return fmt.Sprintf("%.0f B", v)
 }
 
-func writeMarkdown(w io.Writer, b *benchResults, l *loadOutput) {
+func writeMarkdown(w io.Writer, in *inputs) {
+	b, l, f := in.bench, in.load, in.fanout
 	m := l.Machine
 	if m.NProc == 0 {
 		m = machine.Read()
 	}
+	loadAvg, fanRuns, fanRaw := "", "", ""
+	if in.loadAvg != "" {
+		loadAvg = fmt.Sprintf(" (load average %s over 1, 5 and 15 minutes when it started)", strings.Join(strings.Fields(in.loadAvg), ", "))
+	}
+	if f != nil {
+		fanRuns = fmt.Sprintf(", fan-out medians of %s of `fanout`", plural(f.Rounds, "round"))
+		fanRaw = ", `fanout.json`"
+	}
 	fmt.Fprintf(w, "Measured on %d CPUs (`nproc`), %s, %s, %s (kernel %s), all in one run of "+
-		"`bash benchmarks/run.sh`: `go test -bench` medians of %d runs, idle memory medians of %d runs of "+
-		"`sseload`, loopback (127.0.0.1) only. Raw output: `benchmarks/results/bench.txt`, `benchstat.txt`, `load.json`.\n\n",
-		m.NProc, m.CPU, m.Go, m.OS, m.Kernel, b.count, idleRuns(l))
+		"`bash benchmarks/run.sh`%s: `go test -bench` medians of %d runs, idle memory medians of %d runs of "+
+		"`sseload`%s, loopback (127.0.0.1) only. Raw output: `benchmarks/results/bench.txt`, `benchstat.txt`, `load.json`%s.\n\n",
+		m.NProc, m.CPU, m.Go, m.OS, m.Kernel, loadAvg, b.count, idleRuns(l), fanRuns, fanRaw)
 
 	// Encoding.
 	fmt.Fprintf(w, "**Encoding one event** (`go test -bench Encode -benchmem`; ns/op, allocs/op). "+
@@ -341,8 +502,194 @@ func writeMarkdown(w io.Writer, b *benchResults, l *loadOutput) {
 				fmtBytes(r.Before.HeapAlloc), fmtBytes(r.After.HeapAlloc), fmtBytes(r.After2.HeapAlloc),
 				float64(r.SettleMS)/1000, yesNo(r.Returned), yesNo(r.NoGrowth))
 		}
+		fmt.Fprintf(w, "\n*Settled in*: from the last cycle until no stream is open and the server's goroutines are back to their count before the cycles. "+
+			"fasthttp keeps idle worker goroutines until a sweep, every 10 s, drops those idle for over 10 s, so Fiber's figure is that sweep "+
+			"(up to 20 s), not its streams: those end as soon as the client closes (*streams open after the cycles*).\n\n")
+	}
+
+	if f != nil {
+		writeFanout(w, f)
+	}
+}
+
+// fmtMS formats a latency in milliseconds.
+func fmtMS(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "–"
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+// fmtCount formats a subscriber count with thousands separators.
+func fmtCount(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// plural formats n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
+}
+
+// ratio formats v/best, or "–" without a best.
+func ratio(v, best float64) string {
+	if best == 0 || math.IsNaN(v) || math.IsNaN(best) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v/best)
+}
+
+// writeFanout writes the fan-out section: latency and memory, throughput,
+// and issue 4's targets as fanout checked them.
+func writeFanout(w io.Writer, f *fanoutOutput) {
+	n := fmtCount(f.Subscribers)
+	fmt.Fprintf(w, "**Fan-out to %s subscribers** (`fanout -n %d`: ssekit's broker, in memory and on Redis, served through its net/http adapter, "+
+		"against go-sse's `Server`, r3labs/sse's `Server` and a hand-written broadcast with a goroutine and a channel per subscriber; "+
+		"for each implementation a fresh server process and a fresh process of %s raw loopback clients, both on the same %d CPUs; medians of %s). "+
+		"*Latency*: %d events %.0f ms apart, each stamped with the server's clock just before it is published and read against the client's clock on receipt, "+
+		"over every (subscriber, event) pair. *Memory*: the server's HeapInuse + StackInuse after GC, growth per subscriber once all are connected. "+
+		"*CPU floor*: server and client CPU time per event divided by the CPUs, the least time a fan-out of that cost can take here. "+
+		"*Best peer*: the best of go-sse, r3labs and the hand-written broadcast (for latency, among those that delivered every event).\n\n",
+		n, f.Subscribers, n, f.Machine.NProc, plural(f.Rounds, "round"), f.Events, f.IntervalMS)
+	bestP99, _, bestMem, bestTput := f.bestPeers()
+	fmt.Fprintf(w, "| implementation | p50 | p99 | max | every event delivered | p99 × best peer | CPU floor | memory / subscriber | × best peer | goroutines / subscriber |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	var failed []string
+	for _, r := range f.Results {
+		name := r.Name
+		if r.Ours {
+			name = "**" + name + "**"
+		}
+		if r.Error != "" {
+			failed = append(failed, fmt.Sprintf("%s: %s", r.Name, r.Error))
+		}
+		l := r.Latency
+		if l == nil {
+			fmt.Fprintf(w, "| %s | – | – | – | **failed** | – | – | – | – | – |\n", name)
+			continue
+		}
+		done := "yes"
+		if !l.Complete {
+			done = fmt.Sprintf("**no** (%d of %d)", l.Received, l.Expected)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", name,
+			fmtMS(l.P50MS), fmtMS(l.P99MS), fmtMS(l.MaxMS), done, ratio(l.P99MS, bestP99), fmtMS(l.CPUBoundMS),
+			fmtBytes(r.MemPerSub), ratio(r.MemPerSub, bestMem), r.GoroutinesPerSub)
+	}
+	fmt.Fprintln(w)
+
+	lv := f.levels()
+	if len(lv) > 0 {
+		fmt.Fprintf(w, "Publish throughput: a burst of events published as fast as the publisher can, timed from the first publish until the last subscriber "+
+			"received the last event; events/s (× the best peer's), and deliveries/s (events × subscribers).\n\n")
+		fmt.Fprintf(w, "| implementation |")
+		for _, subs := range lv {
+			k := 0
+			for _, r := range f.Results {
+				if t := r.burst(subs); t != nil {
+					k = max(k, t.Events)
+				}
+			}
+			unit := "subscribers"
+			if subs == 1 {
+				unit = "subscriber"
+			}
+			fmt.Fprintf(w, " %s %s (%d events): events/s |", fmtCount(subs), unit, k)
+			if subs > 1 {
+				fmt.Fprintf(w, " deliveries/s |")
+			}
+		}
+		fmt.Fprintf(w, "\n|---|")
+		for _, subs := range lv {
+			fmt.Fprintf(w, "---:|")
+			if subs > 1 {
+				fmt.Fprintf(w, "---:|")
+			}
+		}
+		fmt.Fprintln(w)
+		for _, r := range f.Results {
+			name := r.Name
+			if r.Ours {
+				name = "**" + name + "**"
+			}
+			fmt.Fprintf(w, "| %s |", name)
+			for _, subs := range lv {
+				t := r.burst(subs)
+				switch {
+				case t == nil:
+					fmt.Fprintf(w, " – |")
+				case !t.Complete:
+					fmt.Fprintf(w, " %s, **incomplete** (%d of %d) |", fmtRate(t.EventsPerS), t.Received, t.Expected)
+				default:
+					fmt.Fprintf(w, " %s (%s) |", fmtRate(t.EventsPerS), ratio(t.EventsPerS, bestTput[subs]))
+				}
+				if subs > 1 {
+					if t == nil {
+						fmt.Fprintf(w, " – |")
+					} else {
+						fmt.Fprintf(w, " %s |", fmtRate(t.DeliveriesPerS))
+					}
+				}
+			}
+			fmt.Fprintln(w)
+		}
 		fmt.Fprintln(w)
 	}
+	for _, e := range failed {
+		fmt.Fprintf(w, "Failed: %s.\n\n", e)
+	}
+
+	// The targets, as fanout checked them in the same run.
+	fmt.Fprintf(w, "Targets (issue 4), each of ours against the peers of the same run: ")
+	if len(f.Targets) == 0 {
+		fmt.Fprintf(w, "not checked (no result of ours) — **missed**.\n\n")
+		return
+	}
+	var p99s, mems []string
+	for _, t := range f.Targets {
+		name := t.Impl
+		if r := f.result(t.Impl); r != nil {
+			name = r.Name
+		}
+		if t.BestPeer == "" {
+			p99s = append(p99s, fmt.Sprintf("%s %s, no peer delivered every event to compare with — **not checked**", name, fmtMS(t.P99MS)))
+		} else {
+			p99s = append(p99s, fmt.Sprintf("%s %s (%s the best peer's) — %s", name, fmtMS(t.P99MS), ratio(t.P99MS, 2*t.P99LimitMS), verdict(t.P99OK)))
+		}
+		if t.MemLimit < 0 {
+			mems = append(mems, fmt.Sprintf("%s %s, no hand-written result to compare with — **not checked**", name, fmtBytes(t.MemPerSub)))
+		} else {
+			mems = append(mems, fmt.Sprintf("%s %s (%s the hand-written one's) — %s", name, fmtBytes(t.MemPerSub), ratio(t.MemPerSub, t.MemLimit), verdict(t.MemOK)))
+		}
+	}
+	limit := ""
+	if t := f.Targets[0]; t.BestPeer != "" {
+		peer := t.BestPeer
+		if r := f.result(peer); r != nil {
+			peer = r.Name
+		}
+		limit = fmt.Sprintf(" (best: %s, %s; limit %s)", peer, fmtMS(2*t.P99LimitMS), fmtMS(t.P99LimitMS))
+	}
+	memLimit := ""
+	if t := f.Targets[0]; t.MemLimit >= 0 {
+		memLimit = fmt.Sprintf(" (%s)", fmtBytes(t.MemLimit))
+	}
+	fmt.Fprintf(w, "p99 at most half the best p99 of go-sse, r3labs and the hand-written broadcast%s: %s. "+
+		"Memory per subscriber no more than the hand-written broadcast's%s: %s.\n\n",
+		limit, strings.Join(p99s, "; "), memLimit, strings.Join(mems, "; "))
 }
 
 func yesNo(b bool) string {
@@ -373,78 +720,150 @@ func encodeMet(b *benchResults) bool {
 
 // ---- SVG ----
 
-// chart draws two bar panels: burst events/s (relative to the hand-written
-// handler) and memory per idle stream (adapter vs the framework's own).
-func chart(b *benchResults, l *loadOutput) string {
-	const width, left, barH, gap = 720, 250, 16, 6
-	var s strings.Builder
+// barRow is one bar of a chart panel.
+type barRow struct {
+	label string
+	value float64
+	text  string // printed after the bar
+	ours  bool   // drawn in blue, the rest in grey
+	space bool   // a little space before this row
+}
+
+// fanoutShort names the fan-out implementations in the chart.
+var fanoutShort = map[string]string{
+	"ssekit":       "ssekit broker (memory)",
+	"ssekit-redis": "ssekit broker (Redis)",
+	"gosse":        "go-sse Server",
+	"r3labs":       "r3labs/sse Server",
+	"hand":         "hand-written broadcast",
+}
+
+// chart draws bar panels: burst events/s (relative to the hand-written
+// handler), memory per idle stream (adapter vs the framework's own) and, with
+// fan-out results, the p99 delivery latency and the memory per subscriber of
+// the fan-out to every subscriber, each with its target as a dashed line.
+func chart(in *inputs) string {
+	const width, left, right, barH, gap = 760, 250, 170, 16, 6
+	b, l, f := in.bench, in.load, in.fanout
 	y := 30
 	var body strings.Builder
 	text := func(x, y int, anchor, weight, t string) {
 		fmt.Fprintf(&body, `<text x="%d" y="%d" text-anchor="%s" font-weight="%s">%s</text>`+"\n", x, y, anchor, weight, html.EscapeString(t))
 	}
-	bar := func(y int, w float64, color string) {
-		fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, math.Max(w, 1), barH, color)
-	}
-	// Panel 1: burst.
-	text(10, y, "start", "bold", "Burst: events/s on one stream (× hand-written net/http handler)")
-	y += 12
-	base, _ := b.median("Burst/"+burstBaseline, "events/s")
-	var top float64
-	for _, sj := range subjects.All {
-		v, _ := b.median("Burst/"+sj.ID, "events/s")
-		if !math.IsNaN(v) {
-			top = math.Max(top, v)
+	// panel draws rows under a title, scaled to the largest value (and the
+	// limit, when there is one: a dashed line labelled limitText).
+	panel := func(title string, rows []barRow, limit float64, limitText string) {
+		if len(rows) == 0 {
+			return
+		}
+		if y > 30 {
+			y += 24
+		}
+		text(10, y, "start", "bold", title)
+		y += 12
+		top := limit
+		for _, r := range rows {
+			if !math.IsNaN(r.value) {
+				top = math.Max(top, r.value)
+			}
+		}
+		scale := float64(width-left-right) / top
+		y0 := y
+		for _, r := range rows {
+			if r.space {
+				y += 4
+			}
+			color := "#9aa5b1"
+			if r.ours {
+				color = "#2b6cb0"
+			}
+			v := r.value
+			if math.IsNaN(v) {
+				v = 0
+			}
+			text(left-8, y+12, "end", "normal", r.label)
+			fmt.Fprintf(&body, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, math.Max(v*scale, 1), barH, color)
+			text(left+int(v*scale)+6, y+12, "start", "normal", r.text)
+			y += barH + gap
+		}
+		if limit > 0 {
+			x := float64(left) + limit*scale
+			fmt.Fprintf(&body, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c53030" stroke-width="1.5" stroke-dasharray="4 3"/>`+"\n", x, y0-4, x, y)
+			y += 12
+			if x < width-300 {
+				text(int(x)+4, y, "start", "normal", limitText)
+			} else {
+				text(int(x)-4, y, "end", "normal", limitText)
+			}
 		}
 	}
-	scale := float64(width-left-110) / top
+
+	// Panel 1: burst.
+	base, _ := b.median("Burst/"+burstBaseline, "events/s")
+	var rows []barRow
 	for _, sj := range subjects.All {
 		v, ok := b.median("Burst/"+sj.ID, "events/s")
 		if !ok {
 			continue
 		}
-		color := "#9aa5b1"
-		if sj.Adapter {
-			color = "#2b6cb0"
-		}
-		text(left-8, y+12, "end", "normal", sj.Name)
-		bar(y, v*scale, color)
-		text(left+int(v*scale)+6, y+12, "start", "normal", fmt.Sprintf("%s (%.1f×)", fmtRate(v), v/base))
-		y += barH + gap
+		rows = append(rows, barRow{label: sj.Name, value: v, text: fmt.Sprintf("%s (%.1f×)", fmtRate(v), v/base), ours: sj.Adapter})
 	}
+	panel("Burst: events/s on one stream (× hand-written net/http handler)", rows, 0, "")
+
 	// Panel 2: idle memory.
 	if l.Idle != nil {
-		y += 24
-		text(10, y, "start", "bold", "Memory per idle stream (heap + stack): adapter vs the framework's own")
-		y += 12
-		var top float64
-		for _, sj := range subjects.All {
-			h, st, _, ok := l.idleMedians(sj.ID)
-			if ok {
-				top = math.Max(top, h+st)
-			}
-		}
-		scale := float64(width-left-110) / top
+		rows = nil
 		for _, a := range subjects.Adapters() {
 			for i, sj := range []subjects.Subject{a, subjects.IdleBaseline(a)} {
 				h, st, _, ok := l.idleMedians(sj.ID)
 				if !ok {
 					continue
 				}
-				color := "#2b6cb0"
-				label := sj.Name
+				r := barRow{label: sj.Name, value: h + st, text: fmtBytes(h + st), ours: i == 0, space: i == 0 && len(rows) > 0}
 				if i == 1 {
-					color, label = "#9aa5b1", sj.Framework+" own idle stream"
+					r.label = sj.Framework + " own idle stream"
 				}
-				text(left-8, y+12, "end", "normal", label)
-				bar(y, (h+st)*scale, color)
-				text(left+int((h+st)*scale)+6, y+12, "start", "normal", fmtBytes(h+st))
-				y += barH + gap
+				rows = append(rows, r)
 			}
-			y += 4
 		}
+		panel("Memory per idle stream (heap + stack): adapter vs the framework's own", rows, 0, "")
 	}
+
+	// Panels 3 and 4: fan-out.
+	if f != nil {
+		n := fmtCount(f.Subscribers)
+		var lat, mem []barRow
+		var p99Limit, memLimit float64
+		for _, t := range f.Targets {
+			if t.BestPeer != "" {
+				p99Limit = t.P99LimitMS
+			}
+			if t.MemLimit > 0 {
+				memLimit = t.MemLimit
+			}
+		}
+		for _, r := range f.Results {
+			if r.Latency == nil {
+				continue
+			}
+			note := ""
+			if !r.Latency.Complete {
+				note = " (incomplete)"
+			}
+			label := r.Name
+			if short, ok := fanoutShort[r.Impl]; ok {
+				label = short
+			}
+			lat = append(lat, barRow{label: label, value: r.Latency.P99MS, ours: r.Ours,
+				text: fmt.Sprintf("%s (p50 %s)%s", fmtMS(r.Latency.P99MS), fmtMS(r.Latency.P50MS), note)})
+			mem = append(mem, barRow{label: label, value: r.MemPerSub, ours: r.Ours, text: fmtBytes(r.MemPerSub)})
+		}
+		panel("Fan-out to "+n+" subscribers: p99 delivery latency", lat, p99Limit, "target: half the best peer's p99, "+fmtMS(p99Limit))
+		panel("Fan-out to "+n+" subscribers: server memory per subscriber", mem, memLimit, "target: the hand-written broadcast's, "+fmtBytes(memLimit))
+	}
+
 	y += 10
+	var s strings.Builder
 	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		width, y, width, y)
 	fmt.Fprintf(&s, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")

@@ -94,7 +94,7 @@ func main() {
 	warm := flag.Int("warm", 50, "idle streams opened before the baseline snapshot")
 	runs := flag.Int("runs", 3, "idle runs per subject (the report takes medians)")
 	cycles := flag.Int("cycles", 10000, "churn connect/disconnect cycles per adapter")
-	churnHB := flag.Duration("churn-heartbeat", time.Second, "heartbeat during churn: how fiber notices a gone client")
+	churnHB := flag.Duration("churn-heartbeat", time.Second, "stream heartbeat during churn: only a fallback, as every adapter (fiber's too, by watching the connection) notices a client that closes at once; it also bounds the wait for the streams to end")
 	conc := flag.Int("conc", 32, "concurrent dialers")
 	only := flag.String("only", "", "comma-separated subject IDs (default: all relevant)")
 	skipIdle := flag.Bool("skip-idle", false, "skip the idle measurement")
