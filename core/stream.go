@@ -62,10 +62,12 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 	var tick <-chan time.Time
 	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
 	var timer *time.Timer
+	var last time.Time // the last write; the timer is not reset per write
 	if hb > 0 {
 		timer = time.NewTimer(hb)
 		defer timer.Stop()
 		tick = timer.C
+		last = time.Now()
 	}
 	first := true
 	for {
@@ -75,7 +77,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		}
 		first = false
 		if n > 0 && timer != nil {
-			timer.Reset(hb)
+			last = time.Now()
 		}
 		if end {
 			return endReason(t)
@@ -83,9 +85,16 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		select {
 		case <-t.Ready():
 		case <-tick:
+			// The timer runs from an earlier write: if the stream wrote
+			// since, wait out the rest of the interval instead.
+			if idle := time.Since(last); idle < hb {
+				timer.Reset(hb - idle)
+				continue
+			}
 			if err := s.send(heartbeat); err != nil {
 				return err
 			}
+			last = time.Now()
 			timer.Reset(hb)
 		case <-ctx.Done():
 			return ErrClientGone
