@@ -73,7 +73,7 @@ const helperEnv = "SSEKIT_CONFORMANCE_HELPER"
 func TestHelperProcess(t *testing.T) {
 	mode := os.Getenv(helperEnv)
 	if mode == "" {
-		t.Skip("helper for the subprocess tests")
+		return // a helper for the subprocess tests: only they run it
 	}
 	var ran atomic.Int32
 	leaked := make(chan struct{})

@@ -39,7 +39,7 @@ var limits = map[string]chan struct{}{
 const nodeDir = "node"
 
 // installHint ends every message about a missing prerequisite.
-const installHint = "run `bash scripts/test` (it installs Chromium with apt-get and runs `npm ci --prefix interop/node`), " +
+const installHint = "run the README's test command (`scripts/with-services` installs Chromium with apt-get and runs `npm ci --prefix interop/node`), " +
 	"or install them by hand the same way"
 
 // clientRequest is one request to the runner (see node/runner.mjs).

@@ -535,7 +535,7 @@ func newRedis(t *testing.T) *goredis.Client {
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		t.Fatalf("Redis is not reachable at %s (%v): the chat's Redis test needs a real server on loopback.\n"+
-			"Run `bash scripts/test`, which starts one, or point SSEKIT_REDIS_ADDR at one (host:port).", redisAddr(), err)
+			"Run the README's test command (`scripts/with-services` starts one), or point SSEKIT_REDIS_ADDR at one (host:port).", redisAddr(), err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 // nodeDir holds the browser driver shared with the interop tests.
 var nodeDir = filepath.Join("..", "..", "interop", "node")
 
-const installHint = "run `bash scripts/test` (it installs Chromium with apt-get and runs `npm ci --prefix interop/node`)"
+const installHint = "run the README's test command (`scripts/with-services` installs Chromium with apt-get and runs `npm ci --prefix interop/node`)"
 
 // browserDriver returns the node binary and the screenshot script, failing
 // the test when something they need is missing.
