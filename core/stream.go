@@ -59,15 +59,29 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		}
 		joined = true
 	}
-	var tick <-chan time.Time
 	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
+	var last time.Time // the last write; the wake-up is not moved per write
+	// The heartbeat wakes the loop either through the clock shared by the
+	// streams of this interval (Options from NewOptions, see clock) or
+	// through a timer of its own (other Options, exact timing). Either is set
+	// for Heartbeat after the last write it knew of and never fires before;
+	// the loop checks the idle time when woken.
+	var clk *clock
+	var wake <-chan struct{} // a tick of clk
 	var timer *time.Timer
-	var last time.Time // the last write; the timer is not reset per write
+	var tick <-chan time.Time // timer.C
 	if hb > 0 {
-		timer = time.NewTimer(hb)
-		defer timer.Stop()
-		tick = timer.C
 		last = time.Now()
+		if clk = o.clock; clk != nil && clk.d == hb {
+			clk.join()
+			defer clk.leave()
+			wake = clk.at(last.Add(hb))
+		} else {
+			clk = nil
+			timer = time.NewTimer(hb)
+			defer timer.Stop()
+			tick = timer.C
+		}
 	}
 	first := true
 	for {
@@ -76,7 +90,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 			return err
 		}
 		first = false
-		if n > 0 && timer != nil {
+		if n > 0 && hb > 0 {
 			last = time.Now()
 		}
 		if end {
@@ -84,24 +98,29 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		}
 		select {
 		case <-t.Ready():
+			continue
+		case <-wake:
 		case <-tick:
-			// The timer runs from an earlier write: if the stream wrote
-			// since, wait out the rest of the interval instead.
-			if idle := time.Since(last); idle < hb {
-				timer.Reset(hb - idle)
-				continue
-			}
-			if err := s.send(heartbeat); err != nil {
-				return err
-			}
-			last = time.Now()
-			timer.Reset(hb)
 		case <-ctx.Done():
 			return ErrClientGone
 		case <-down:
 			return s.shutdown(t)
 		case <-o.Shutdown:
 			return s.shutdown(t)
+		}
+		// The wake-up was set from an earlier write: if the stream wrote
+		// since, wait out the rest of the interval instead.
+		idle := time.Since(last)
+		if idle >= hb {
+			if err := s.send(heartbeat); err != nil {
+				return err
+			}
+			last, idle = time.Now(), 0
+		}
+		if clk != nil {
+			wake = clk.at(last.Add(hb))
+		} else {
+			timer.Reset(hb - idle)
 		}
 	}
 }
