@@ -42,6 +42,14 @@ func TestAppendMessage(t *testing.T) {
 		{"comment and data", core.Message{Comment: "c", Data: "d"}, ": c\ndata: d\n\n"},
 		{"retry only", core.Message{Retry: 1500 * time.Millisecond}, "retry: 1500\n"},
 		{"retry truncated to ms", core.Message{Retry: 1500*time.Millisecond + 999*time.Microsecond, Data: "x"}, "retry: 1500\ndata: x\n\n"},
+		{"retry 1 digit", core.Message{Retry: 7 * time.Millisecond, Data: "x"}, "retry: 7\ndata: x\n\n"},
+		{"retry 2 digits", core.Message{Retry: 10 * time.Millisecond, Data: "x"}, "retry: 10\ndata: x\n\n"},
+		{"retry 3 digits", core.Message{Retry: 205 * time.Millisecond, Data: "x"}, "retry: 205\ndata: x\n\n"},
+		{"retry 4 digits", core.Message{Retry: 9999 * time.Millisecond, Data: "x"}, "retry: 9999\ndata: x\n\n"},
+		{"retry 5 digits", core.Message{Retry: 10 * time.Second, Data: "x"}, "retry: 10000\ndata: x\n\n"},
+		{"retry huge", core.Message{Retry: 1<<63 - 1, Data: "x"}, "retry: 9223372036854\ndata: x\n\n"},
+		{"nul in data and event", core.Message{Event: "a\x00", Data: "b\x00"}, "event: a\x00\ndata: b\x00\n\n"},
+		{"long one line", core.Message{Data: strings.Repeat("y", 300)}, "data: " + strings.Repeat("y", 300) + "\n\n"},
 		{"close", core.Message{ID: "4", Event: "close", Data: "close", Retry: time.Second},
 			"id: 4\nevent: close\nretry: 1000\ndata: close\n\n"},
 	}
@@ -99,6 +107,33 @@ func TestAppendMessageRefuses(t *testing.T) {
 				t.Fatalf("WriteTo wrote %d bytes, err %v; want nothing and an error", n, err)
 			}
 		})
+	}
+}
+
+// TestAppendMessageDataScan puts a line break or a non-ASCII byte at every
+// position of data of every length around the word-at-a-time scan's edges.
+func TestAppendMessageDataScan(t *testing.T) {
+	t.Parallel()
+	lines := strings.NewReplacer("\r\n", "\n", "\r", "\n")
+	for n := 1; n <= 140; n++ {
+		for i := range n {
+			for _, c := range []string{"\n", "\r", "\r\n", "é", "\x7f", "\xff"} {
+				data := strings.Repeat("a", i) + c + strings.Repeat("b", max(n-i-len(c), 0))
+				m := core.Message{ID: "1", Event: "e", Data: data, Retry: time.Second}
+				got, err := core.AppendMessage([]byte("p"), m)
+				if c == "\xff" {
+					if err == nil || err.Error() != "ssekit: invalid field Data: not valid UTF-8" || string(got) != "p" {
+						t.Fatalf("%q: got %q, %v; want the Data UTF-8 error", data, got, err)
+					}
+					continue
+				}
+				want := "pid: 1\nevent: e\nretry: 1000\ndata: " +
+					strings.ReplaceAll(lines.Replace(data), "\n", "\ndata: ") + "\n\n"
+				if err != nil || string(got) != want {
+					t.Fatalf("%q: got %q, %v; want %q", data, got, err, want)
+				}
+			}
+		}
 	}
 }
 
