@@ -191,7 +191,7 @@ func TestClockSharedAndStops(t *testing.T) {
 func TestClockNotUsedWhenHeartbeatChanged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := NewOptions(WithHeartbeat(1900 * time.Millisecond))
-		o.Heartbeat = time.Second // no longer the clock's interval: a timer of its own
+		o.Heartbeat = time.Second // no longer the clock's interval: a clock of its own
 		tg, w := NewTarget(), &timedWriter{}
 		start := time.Now()
 		done := startRun(tg, w, o)

@@ -34,8 +34,8 @@ type Options struct {
 	OnEnd func(err error)
 
 	// clock, set by NewOptions, is the heartbeat clock shared by the streams
-	// of its interval; Run uses it while Heartbeat still matches it, and a
-	// timer per stream otherwise.
+	// run with these Options; Run uses it while Heartbeat still matches it,
+	// and a clock of the stream's own otherwise.
 	clock *clock
 }
 
@@ -55,10 +55,10 @@ func WithGroup(g *Group) Option { return func(o *Options) { o.Group = g } }
 func WithOnEnd(f func(err error)) Option { return func(o *Options) { o.OnEnd = f } }
 
 // NewOptions applies opts to the zero Options. Streams run with the result
-// (or a copy) share one heartbeat clock per heartbeat interval instead of a
-// timer each, which saves memory on idle streams; a heartbeat then leaves
-// between Heartbeat and Heartbeat×17/16 after the last write, where Options
-// built otherwise send it after exactly Heartbeat.
+// (or a copy) share one heartbeat clock instead of a timer each, which saves
+// memory on idle streams; Options built otherwise give each stream a clock of
+// its own. Either way a heartbeat leaves between Heartbeat and
+// Heartbeat×17/16 after the last write, never earlier.
 func NewOptions(opts ...Option) Options {
 	var o Options
 	for _, f := range opts {

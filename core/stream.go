@@ -59,29 +59,22 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		}
 		joined = true
 	}
+	// The heartbeat wakes the loop through a clock: the one shared by the
+	// streams of these Options (NewOptions makes it), or one of its own. The
+	// wake-up is set for Heartbeat after the last write it knew of and never
+	// comes early; the loop checks the idle time when woken.
 	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
-	var last time.Time // the last write; the wake-up is not moved per write
-	// The heartbeat wakes the loop either through the clock shared by the
-	// streams of this interval (Options from NewOptions, see clock) or
-	// through a timer of its own (other Options, exact timing). Either is set
-	// for Heartbeat after the last write it knew of and never fires before;
-	// the loop checks the idle time when woken.
 	var clk *clock
-	var wake <-chan struct{} // a tick of clk
-	var timer *time.Timer
-	var tick <-chan time.Time // timer.C
+	var last time.Time       // the last write; the wake-up is not moved per write
+	var wake <-chan struct{} // a tick of clk; nil without heartbeats
 	if hb > 0 {
-		last = time.Now()
-		if clk = o.clock; clk != nil && clk.d == hb {
-			clk.join()
-			defer clk.leave()
-			wake = clk.at(last.Add(hb))
-		} else {
-			clk = nil
-			timer = time.NewTimer(hb)
-			defer timer.Stop()
-			tick = timer.C
+		if clk = o.clock; clk == nil || clk.d != hb {
+			clk = newClock(hb)
 		}
+		clk.join()
+		defer clk.leave()
+		last = time.Now()
+		wake = clk.at(last.Add(hb))
 	}
 	first := true
 	for {
@@ -90,7 +83,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 			return err
 		}
 		first = false
-		if n > 0 && hb > 0 {
+		if n > 0 && clk != nil {
 			last = time.Now()
 		}
 		if end {
@@ -100,7 +93,6 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		case <-t.Ready():
 			continue
 		case <-wake:
-		case <-tick:
 		case <-ctx.Done():
 			return ErrClientGone
 		case <-down:
@@ -110,18 +102,13 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		}
 		// The wake-up was set from an earlier write: if the stream wrote
 		// since, wait out the rest of the interval instead.
-		idle := time.Since(last)
-		if idle >= hb {
+		if time.Since(last) >= hb {
 			if err := s.send(heartbeat); err != nil {
 				return err
 			}
-			last, idle = time.Now(), 0
+			last = time.Now()
 		}
-		if clk != nil {
-			wake = clk.at(last.Add(hb))
-		} else {
-			timer.Reset(hb - idle)
-		}
+		wake = clk.at(last.Add(hb))
 	}
 }
 
