@@ -84,6 +84,9 @@
 //		conformance.Run(t, harness, conformance.KnownFailing("heartbeat")) // say why in a comment
 //	}
 //
+//	// The harness's own request mapping, checked before the suite relies on it.
+//	func TestHarness(t *testing.T) { conformance.CheckHarness(t, harness) }
+//
 // # Scenarios as data
 //
 // A [Scenario] keeps what the server does (Handler, Options), the request

@@ -1,10 +1,7 @@
 package echov5sse_test
 
 import (
-	"bytes"
-	"io"
 	"log/slog"
-	"net/http"
 	"testing"
 
 	"github.com/labstack/echo/v5"
@@ -42,41 +39,5 @@ func request(c *echo.Context) conformance.Request {
 	}
 }
 
-// TestHarness checks the harness's request mapping on its own, including the
-// root path, a method other than GET and the request body.
-func TestHarness(t *testing.T) {
-	got := make(chan conformance.Request, 1)
-	bodies := make(chan string, 1)
-	base := harness.Serve(t, func(r conformance.Request) (core.EventTarget, error) {
-		b, _ := io.ReadAll(r.Body)
-		bodies <- string(b)
-		got <- r
-		tg := core.NewTarget()
-		tg.Close()
-		return tg, nil
-	})
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: ssetest.Timeout}
-	for _, tc := range []struct{ method, path, query, body string }{
-		{http.MethodGet, "/", "", ""},
-		{http.MethodPost, "/a/b", "x=1&y=2", "posted"},
-	} {
-		req, err := http.NewRequest(tc.method, base+tc.path+"?"+tc.query, bytes.NewBufferString(tc.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Last-Event-ID", "7")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		r, body := <-got, <-bodies
-		if resp.StatusCode != http.StatusOK || r.Method != tc.method || r.Path != tc.path || r.Query != tc.query ||
-			r.LastEventID != "7" || r.Header.Get("Last-Event-ID") != "7" || r.Context == nil || body != tc.body {
-			t.Errorf("%s %s?%s: got %d %+v, body %q", tc.method, tc.path, tc.query, resp.StatusCode, r, body)
-		}
-	}
-}
+// TestHarness checks the harness's request mapping on its own.
+func TestHarness(t *testing.T) { conformance.CheckHarness(t, harness) }

@@ -39,3 +39,6 @@ func request(c *fiber.Ctx) conformance.Request {
 		Context:     context.Background(), // fasthttp has no per-request context
 	}
 }
+
+// TestHarness checks the harness's request mapping on its own.
+func TestHarness(t *testing.T) { conformance.CheckHarness(t, harness) }

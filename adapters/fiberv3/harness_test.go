@@ -3,7 +3,6 @@ package fiberv3sse_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"testing"
 
@@ -12,7 +11,6 @@ import (
 	fiberv3sse "github.com/ssekit/ssekit/adapters/fiberv3"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
-	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
 // harness serves a conformance handler on every path and method through
@@ -45,39 +43,5 @@ func request(c fiber.Ctx) conformance.Request {
 	}
 }
 
-// TestHarness checks the harness's request mapping on its own, including the
-// root path, a method other than GET and the request body.
-func TestHarness(t *testing.T) {
-	got := make(chan conformance.Request, 1)
-	bodies := make(chan string, 1)
-	base := harness.Serve(t, func(r conformance.Request) (core.EventTarget, error) {
-		b, _ := io.ReadAll(r.Body)
-		bodies <- string(b)
-		got <- r
-		tg := core.NewTarget()
-		tg.Close()
-		return tg, nil
-	})
-	hc := ssetest.HTTPClient(t)
-	for _, tc := range []struct{ method, path, query, body string }{
-		{http.MethodGet, "/", "", ""},
-		{http.MethodPost, "/a/b", "x=1&y=2", "posted"},
-	} {
-		req, err := http.NewRequest(tc.method, base+tc.path+"?"+tc.query, bytes.NewBufferString(tc.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Last-Event-ID", "7")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		r, body := <-got, <-bodies
-		if resp.StatusCode != http.StatusOK || r.Method != tc.method || r.Path != tc.path || r.Query != tc.query ||
-			r.LastEventID != "7" || r.Header.Get("Last-Event-ID") != "7" || r.Context == nil || body != tc.body {
-			t.Errorf("%s %s?%s: got %d %+v, body %q", tc.method, tc.path, tc.query, resp.StatusCode, r, body)
-		}
-	}
-}
+// TestHarness checks the harness's request mapping on its own.
+func TestHarness(t *testing.T) { conformance.CheckHarness(t, harness) }

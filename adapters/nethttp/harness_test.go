@@ -32,3 +32,6 @@ func request(r *http.Request) conformance.Request {
 		Body:        r.Body,
 	}
 }
+
+// TestHarness checks the harness's request mapping on its own.
+func TestHarness(t *testing.T) { conformance.CheckHarness(t, harness) }
