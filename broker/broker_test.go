@@ -13,6 +13,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ssekit/ssekit/internal/brokertest"
+
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -539,20 +541,20 @@ func TestBrokerSlowSubscriber(t *testing.T) {
 	slowDone, fastDone := run(slow, stall), run(fast, rec)
 
 	publish(t, b, "t", core.Message{Data: "0"})
-	wait(t, stall.blocked, "the slow stream's first write")
-	rec.waitEvents(t, 1)
+	wait(t, stall.Blocked, "the slow stream's first write")
+	rec.WaitEvents(t, 1)
 	for i := 1; i < n; i++ {
 		publish(t, b, "t", core.Message{Data: strconv.Itoa(i)})
-		rec.waitEvents(t, i+1) // each event reaches the fast client while the slow one stalls
+		rec.WaitEvents(t, i+1) // each event reaches the fast client while the slow one stalls
 	}
-	ev := rec.events()
+	ev := rec.Events()
 	if len(ev) != n || ev[n-1].Data != strconv.Itoa(n-1) {
 		t.Fatalf("fast subscriber: got %d events; want %d", len(ev), n)
 	}
 	if err := slow.Err(); !errors.Is(err, ErrSlowSubscriber) {
 		t.Fatalf("slow subscriber Err: %v; want ErrSlowSubscriber", err)
 	}
-	close(stall.release) // the stalled write fails; the stream ends
+	close(stall.Release) // the stalled write fails; the stream ends
 	if err := wait(t, slowDone, "the slow stream to end"); !errors.Is(err, core.ErrWrite) {
 		t.Fatalf("slow stream ended with %v; want ErrWrite", err)
 	}
@@ -734,7 +736,7 @@ func TestBrokerShutdown(t *testing.T) {
 	t.Parallel()
 	b := New(Options{})
 	var (
-		recs  []*recorder
+		recs  []*brokertest.Recorder
 		dones []<-chan error
 		subs  []*Subscription
 	)
@@ -759,7 +761,7 @@ func TestBrokerShutdown(t *testing.T) {
 		if !errors.Is(subs[i].Err(), core.ErrShutdown) {
 			t.Fatalf("Err: %v; want ErrShutdown", subs[i].Err())
 		}
-		if ev := recs[i].events(); len(ev) != 1 || ev[0].Data != "last words" {
+		if ev := recs[i].Events(); len(ev) != 1 || ev[0].Data != "last words" {
 			t.Fatalf("stream %d wrote %+v; want what was queued", i, ev)
 		}
 	}

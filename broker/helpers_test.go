@@ -1,13 +1,12 @@
 package broker
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssekit/ssekit/internal/brokertest"
 
 	"go.uber.org/goleak"
 
@@ -88,119 +87,20 @@ func drain(s *Subscription) ([]client.Event, bool) {
 	return client.ParseAll(b), end
 }
 
-// ids returns the ids of events, "" for the reset signal.
-func idsOf(events []client.Event) []string {
-	out := make([]string, 0, len(events))
-	prev := ""
-	for _, e := range events {
-		if e.Type == ResetEvent {
-			out = append(out, "reset")
-			continue
-		}
-		if e.LastEventID == prev {
-			out = append(out, "dup-id:"+e.LastEventID)
-		}
-		prev = e.LastEventID
-		out = append(out, e.LastEventID)
-	}
-	return out
-}
+// idsOf lists the events' ids ("reset" for the signal), marking repeats.
+func idsOf(events []client.Event) []string { return brokertest.IDs(events, ResetEvent) }
 
-func datas(events []client.Event) []string {
-	out := make([]string, 0, len(events))
-	for _, e := range events {
-		out = append(out, e.Data)
-	}
-	return out
-}
+func newRecorder() *brokertest.Recorder { return brokertest.NewRecorder() }
 
-func equal(t testing.TB, what string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Fatalf("%s: got %q; want %q", what, got, want)
-	}
-}
+func newStalled() *brokertest.Stalled { return brokertest.NewStalled() }
 
-// recorder is a core.Writer that keeps what the stream loop writes and
-// signals every flush.
-type recorder struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	flushed chan struct{} // cap 1
-}
-
-func newRecorder() *recorder { return &recorder{flushed: make(chan struct{}, 1)} }
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
-
-func (r *recorder) Flush() error {
-	signal(r.flushed)
-	return nil
-}
-
-func (r *recorder) events() []client.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return client.ParseAll(r.buf.Bytes())
-}
-
-// waitEvents waits until r holds n events, or fails after a deadline.
-func (r *recorder) waitEvents(t testing.TB, n int) []client.Event {
-	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for {
-		if ev := r.events(); len(ev) >= n {
-			return ev
-		}
-		select {
-		case <-r.flushed:
-		case <-deadline.C:
-			t.Fatalf("got %d events; want %d", len(r.events()), n)
-		}
-	}
-}
-
-// stalled is a core.Writer whose writes block until release is closed: a
-// client that stopped reading.
-type stalled struct {
-	blocked chan struct{} // closed at the first blocked write
-	release chan struct{}
-	once    sync.Once
-}
-
-func newStalled() *stalled {
-	return &stalled{blocked: make(chan struct{}), release: make(chan struct{})}
-}
-
-func (s *stalled) Write(p []byte) (int, error) {
-	s.once.Do(func() { close(s.blocked) })
-	<-s.release
-	return 0, errors.New("stalled client gone")
-}
-
-func (s *stalled) Flush() error { return nil }
-
-// run runs the stream loop for tgt on w in a goroutine; the returned channel
-// gets its result.
-func run(tgt core.EventTarget, w core.Writer, opts ...core.Option) <-chan error {
-	o := core.NewOptions(append([]core.Option{core.WithHeartbeat(-1), core.WithWriteTimeout(-1)}, opts...)...)
-	done := make(chan error, 1)
-	go func() { done <- core.Run(context.Background(), w, tgt, o) }()
-	return done
-}
+var (
+	run   = brokertest.Run
+	datas = brokertest.Datas
+	equal = brokertest.Equal
+)
 
 func wait[T any](t testing.TB, c <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-c:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
+	return brokertest.Wait(t, c, what)
 }

@@ -1,19 +1,18 @@
 package redisbroker
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssekit/ssekit/internal/brokertest"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -142,37 +141,7 @@ func collectUntil(t testing.TB, s *broker.Subscription, done func([]client.Event
 }
 
 // idsOf lists the events' ids ("reset" for the signal), marking repeats.
-func idsOf(events []client.Event) []string {
-	out := make([]string, 0, len(events))
-	prev := ""
-	for _, e := range events {
-		if e.Type == broker.ResetEvent {
-			out = append(out, "reset")
-			continue
-		}
-		if e.LastEventID == prev {
-			out = append(out, "dup:"+prev)
-		}
-		prev = e.LastEventID
-		out = append(out, e.LastEventID)
-	}
-	return out
-}
-
-func datas(events []client.Event) []string {
-	out := make([]string, 0, len(events))
-	for _, e := range events {
-		out = append(out, e.Data)
-	}
-	return out
-}
-
-func equal(t testing.TB, what string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Fatalf("%s:\n got %q\nwant %q", what, got, want)
-	}
-}
+func idsOf(events []client.Event) []string { return brokertest.IDs(events, broker.ResetEvent) }
 
 func increasing(t testing.TB, ids []string) {
 	t.Helper()
@@ -185,86 +154,19 @@ func increasing(t testing.TB, ids []string) {
 	}
 }
 
+func newRecorder() *brokertest.Recorder { return brokertest.NewRecorder() }
+
+func newStalled() *brokertest.Stalled { return brokertest.NewStalled() }
+
+var (
+	run   = brokertest.Run
+	datas = brokertest.Datas
+	equal = brokertest.Equal
+)
+
 func wait[T any](t testing.TB, c <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-c:
-		return v
-	case <-time.After(15 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		panic("unreachable")
-	}
-}
-
-// recorder is a core.Writer that keeps what the stream loop writes.
-type recorder struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	flushed chan struct{}
-}
-
-func newRecorder() *recorder { return &recorder{flushed: make(chan struct{}, 1)} }
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
-
-func (r *recorder) Flush() error {
-	select {
-	case r.flushed <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-func (r *recorder) events() []client.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return client.ParseAll(r.buf.Bytes())
-}
-
-func (r *recorder) waitEvents(t testing.TB, n int) []client.Event {
-	t.Helper()
-	deadline := time.NewTimer(15 * time.Second)
-	defer deadline.Stop()
-	for {
-		if ev := r.events(); len(ev) >= n {
-			return ev
-		}
-		select {
-		case <-r.flushed:
-		case <-deadline.C:
-			t.Fatalf("got %d events; want %d", len(r.events()), n)
-		}
-	}
-}
-
-// stalled is a core.Writer whose writes block until release is closed.
-type stalled struct {
-	blocked, release chan struct{}
-	once             sync.Once
-}
-
-func newStalled() *stalled {
-	return &stalled{blocked: make(chan struct{}), release: make(chan struct{})}
-}
-
-func (s *stalled) Write([]byte) (int, error) {
-	s.once.Do(func() { close(s.blocked) })
-	<-s.release
-	return 0, errors.New("stalled client gone")
-}
-
-func (s *stalled) Flush() error { return nil }
-
-// run runs the stream loop for tgt on w; the channel gets its result.
-func run(tgt core.EventTarget, w core.Writer) <-chan error {
-	o := core.NewOptions(core.WithHeartbeat(-1), core.WithWriteTimeout(-1))
-	done := make(chan error, 1)
-	go func() { done <- core.Run(context.Background(), w, tgt, o) }()
-	return done
+	return brokertest.Wait(t, c, what)
 }
 
 // proxy forwards loopback TCP connections to Redis and can cut them all,

@@ -393,18 +393,18 @@ func TestRedisBrokerStalledSubscriber(t *testing.T) {
 	stall, rec := newStalled(), newRecorder()
 	slowDone, fastDone := run(slow, stall), run(fast, rec)
 	publish(t, pub, "t", core.Message{Data: "0"})
-	wait(t, stall.blocked, "the slow stream's first write")
+	wait(t, stall.Blocked, "the slow stream's first write")
 	for i := 1; i < n; i++ {
 		publish(t, pub, "t", core.Message{Data: strconv.Itoa(i)})
-		rec.waitEvents(t, i+1)
+		rec.WaitEvents(t, i+1)
 	}
-	if ev := rec.events(); len(ev) != n {
+	if ev := rec.Events(); len(ev) != n {
 		t.Fatalf("fast: %d events; want %d", len(ev), n)
 	}
 	if !errors.Is(slow.Err(), broker.ErrSlowSubscriber) {
 		t.Fatalf("slow: Err %v; want ErrSlowSubscriber", slow.Err())
 	}
-	close(stall.release)
+	close(stall.Release)
 	wait(t, slowDone, "the slow stream to end")
 	publish(t, pub, "t", core.Message{Event: broker.CloseEvent, Data: "bye"})
 	if err := wait(t, fastDone, "the close event to end the fast stream"); err != nil {
@@ -425,7 +425,7 @@ func TestRedisBrokerClientClosed(t *testing.T) {
 	rec := newRecorder()
 	done := run(s, rec)
 	publish(t, b, "t", core.Message{Data: "before"})
-	rec.waitEvents(t, 1)
+	rec.WaitEvents(t, 1)
 	c.Close()
 	if err := wait(t, done, "the stream to end"); err == nil || err != s.Err() {
 		t.Fatalf("stream ended with %v; want the subscription's Err, the backend's error (got %v)", err, s.Err())
@@ -459,7 +459,7 @@ func TestRedisBrokerConnectionDrop(t *testing.T) {
 	rec := newRecorder()
 	done := run(s, rec)
 	publish(t, pub, "t", core.Message{Data: "0"})
-	ev := rec.waitEvents(t, 1)
+	ev := rec.WaitEvents(t, 1)
 	px.cut()
 	if err := wait(t, done, "the stream to end"); err == nil || err != s.Err() {
 		t.Fatalf("stream ended with %v; want the subscription's Err, the connection error (got %v)", err, s.Err())
@@ -514,7 +514,7 @@ func TestRedisBrokerShutdown(t *testing.T) {
 	rec := newRecorder()
 	done := run(s, rec)
 	publish(t, b, "t", core.Message{Data: "x"})
-	rec.waitEvents(t, 1)
+	rec.WaitEvents(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := b.Shutdown(ctx); err != nil {
