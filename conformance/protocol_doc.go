@@ -470,7 +470,7 @@
 // With core.WithHeartbeat(50ms), an idle stream carries a comment (a heartbeat) that the client sees
 // well within a second; the producer then sends one event and closes.
 //
-// Server: A heartbeat after 50ms of idleness. Sends nothing for 500ms but heartbeats, then the event, then ends.
+// Server: A heartbeat after 50ms of idleness. Sends nothing for 1s but heartbeats, then the event, then ends.
 //
 // Request: GET /heartbeat.
 //
@@ -517,7 +517,7 @@
 // Each event is flushed to the client as it is dispatched: the producer dispatches the next event only
 // after the client has read the previous one, so an adapter that buffers stalls here.
 //
-// Server: Sends the events 50ms apart, each as soon as it is dispatched, then ends.
+// Server: Sends the events 100ms apart, each as soon as it is dispatched, then ends.
 //
 // Request: GET /flush-per-event.
 //
@@ -546,8 +546,8 @@
 // A spec-exact client sees 20 events (20 of type "message"; the last ID of the last is "19"), then the end of the response.
 //
 // Checked remotely in a weaker form. In process, the producer dispatches each event only once the client has read
-// the previous one. Remotely, the server paces them 50ms apart instead, and the client checks that they
-// arrive spread out (over at least half the time they were sent in), not together at the end.
+// the previous one. Remotely, the server paces them 100ms apart instead, and the client checks that they
+// arrive spread out (over at least a quarter of the time they were sent in), not together at the end.
 //
 // # Scenario burst
 //

@@ -125,8 +125,8 @@ func RemoteScenarios() []RemoteScenario {
 
 // Timing of the remote forms of the timing scenarios.
 const (
-	remoteHeartbeatIdle = 500 * time.Millisecond  // heartbeat: idle time before the event
-	remoteFlushEvery    = 50 * time.Millisecond   // flush-per-event: time between events
+	remoteHeartbeatIdle = time.Second             // heartbeat: idle time before the event
+	remoteFlushEvery    = 100 * time.Millisecond  // flush-per-event: time between events
 	remoteStall         = 1500 * time.Millisecond // stalled-reader: how long the client does not read
 	remoteDrain         = 5 * time.Second         // stalled-reader: bound on reading the rest
 	remoteDrainLimit    = 256 << 20               // stalled-reader: bytes read before giving up
@@ -202,7 +202,7 @@ core.ErrClosed and that the target ends without an error.`, func(t testing.TB, e
 		r.Server = fmt.Sprintf("Sends the events %v apart, each as soon as it is dispatched, then ends.", remoteFlushEvery)
 		weaker(fmt.Sprintf(`In process, the producer dispatches each event only once the client has read
 the previous one. Remotely, the server paces them %v apart instead, and the client checks that they
-arrive spread out (over at least half the time they were sent in), not together at the end.`, remoteFlushEvery), r.checkFlushPaced)
+arrive spread out (over at least a quarter of the time they were sent in), not together at the end.`, remoteFlushEvery), r.checkFlushPaced)
 	case "headers-before-first-event":
 		p := paced{delay: 2 * time.Second, n: 1, msg: func(int) core.Message { return core.Message{Data: "late"} }}
 		r.Handler, r.wire = p.handler(), p.instant().handler()
@@ -359,7 +359,11 @@ func (s RemoteScenario) checkHeartbeat(t testing.TB, env *Env) {
 	if d := diffEvent(ev, rq.Want[0]); d != "" {
 		t.Fatalf("event 0: %s", d)
 	}
-	if ahead := time.Since(first); ahead < remoteHeartbeatIdle/2 {
+	// A server that does not flush heartbeats sends them with the event
+	// (microseconds apart); one that flushes them sends the first about
+	// remoteHeartbeatIdle earlier. The threshold leaves 90% of that for a
+	// loaded machine's scheduling delays.
+	if ahead := time.Since(first); ahead < remoteHeartbeatIdle/10 {
 		t.Errorf("the first heartbeat arrived only %v before the event the server sends after %v of heartbeats: heartbeats are not flushed as they are sent",
 			ahead.Round(time.Millisecond), remoteHeartbeatIdle)
 	}
@@ -387,7 +391,9 @@ func (s RemoteScenario) checkFlushPaced(t testing.TB, env *Env) {
 	spread := time.Since(first)
 	st.ExpectWithin(t, nil, true, EventTimeout)
 	sent := time.Duration(len(rq.Want)-1) * remoteFlushEvery
-	if spread < sent/2 {
+	// Unflushed events arrive together (microseconds apart); the threshold
+	// leaves three quarters of the pacing for a loaded machine's delays.
+	if spread < sent/4 {
 		t.Errorf("the %d events, sent %v apart (over %v), arrived within %v: the server does not flush each event as it is dispatched",
 			len(rq.Want), remoteFlushEvery, sent, spread.Round(time.Millisecond))
 	}
