@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,8 +42,12 @@ type checkResult struct {
 // checkNames lists the checks in report order.
 var checkNames = []string{
 	"status", "content-type", "cache-control", "x-accel-buffering", "content-length", "hop-by-hop",
-	"headers-prompt", "framing", "line-endings", "bom", "utf8", "fields", "parse", "flush", "heartbeat", "reconnect",
+	"headers-prompt", "framing", "line-endings", "bom", "utf8", "fields", "dispatch", "parse", "end", "flush", "heartbeat", "reconnect",
 }
+
+// endEvent is the type of the event that declares the end of a stream, in
+// Danet's model (and ssekit's): clients close on it instead of reconnecting.
+const endEvent = "close"
 
 // checkConfig is what check mode checks, and how.
 type checkConfig struct {
@@ -51,6 +56,8 @@ type checkConfig struct {
 	timeout  time.Duration // bound on connecting and on the response headers
 	idle     time.Duration // longest silence allowed
 	duration time.Duration // longest observation
+	wantEnd  bool          // the stream must end by itself, with a close event last
+	want     int           // the number of events the stream must deliver; -1: any
 }
 
 // Heuristics of check mode.
@@ -69,6 +76,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	idle := fs.Duration("idle", 30*time.Second, "longest silence allowed")
 	duration := fs.Duration("duration", 0, "how long to watch the stream at most")
 	asJSON := fs.Bool("json", false, "print JSON")
+	wantEnd := fs.Bool("want-end", false, "the stream must end by itself, its last event a close event")
+	wantEvents := fs.Int("want-events", -1, "the number of events the stream must deliver before it ends")
 	hdr := headerFlag{http.Header{}}
 	fs.Var(hdr, "H", "extra request header")
 	pos, err := parseArgs(fs, args)
@@ -82,6 +91,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageError(stdout, stderr, fmt.Errorf("check: want one URL; got %q", pos))
 	case *timeout <= 0 || *idle <= 0 || *duration < 0:
 		return usageError(stdout, stderr, errors.New("check: -timeout and -idle must be positive, -duration not negative"))
+	case *wantEvents < -1:
+		return usageError(stdout, stderr, errors.New("check: -want-events must not be negative"))
 	}
 	u, err := parseURL(pos[0])
 	if err != nil {
@@ -90,7 +101,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *duration == 0 {
 		*duration = *idle + 5*time.Second
 	}
-	c := checkConfig{url: u.String(), header: hdr.h, timeout: *timeout, idle: *idle, duration: *duration}
+	c := checkConfig{url: u.String(), header: hdr.h, timeout: *timeout, idle: *idle, duration: *duration, wantEnd: *wantEnd, want: *wantEvents}
 	rep := checkURL(ctx, c)
 	code := exitOK
 	for _, r := range rep.checks {
@@ -255,6 +266,10 @@ type observation struct {
 	comments  int
 	retry     time.Duration
 	lastID    string
+	ids       []string // the ids of the events, each once, in order (the first maxTimes)
+	firstID   int      // the number of the first event with an id (1 for the first event)
+	last      client.Event
+	closeAt   int // the number of events before the first close event; -1: none
 	frame     *framing
 }
 
@@ -274,7 +289,7 @@ func (t *timing) set(p *time.Time) {
 
 // observe sends the request and watches the stream.
 func observe(ctx context.Context, cl *http.Client, c checkConfig) *observation {
-	o := &observation{types: map[string]int{}, frame: newFraming()}
+	o := &observation{types: map[string]int{}, frame: newFraming(), closeAt: -1}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var tm timing
@@ -337,12 +352,24 @@ func observe(ctx context.Context, cl *http.Client, c checkConfig) *observation {
 	p := client.NewParser(body)
 	p.OnComment = func(string) { o.comments++ }
 	p.OnRetry = func(d time.Duration) { o.retry = d }
+	prevID := ""
 	for {
 		ev, err := p.Next()
 		if err != nil {
 			o.readErr = err
 			break
 		}
+		if ev.Type == endEvent && o.closeAt < 0 {
+			o.closeAt = o.nEvents
+		}
+		if ev.LastEventID != prevID && ev.LastEventID != "" && len(o.ids) < maxTimes {
+			o.ids = append(o.ids, ev.LastEventID)
+			if o.firstID == 0 {
+				o.firstID = o.nEvents + 1
+			}
+		}
+		prevID = ev.LastEventID
+		o.last = ev
 		o.nEvents++
 		o.types[ev.Type]++
 		if len(o.events) < maxTimes {
@@ -511,6 +538,8 @@ func checkBody(r *report, o *observation, c checkConfig) {
 	r.add("utf8", st, "%s", why)
 	st, why = f.checkFields()
 	r.add("fields", st, "%s", why)
+	st, why = f.checkDispatch(o.nEvents, ended && o.readErr == io.EOF)
+	r.add("dispatch", st, "%s", why)
 
 	watched := rd(o.end.Sub(o.headersAt))
 	switch {
@@ -521,6 +550,8 @@ func checkBody(r *report, o *observation, c checkConfig) {
 	default:
 		r.add("parse", pass, "%s", describeStream(o))
 	}
+	st, why = checkEnd(o, c)
+	r.add("end", st, "%s", why)
 
 	checkFlush(r, o)
 
@@ -590,7 +621,10 @@ func checkFlush(r *report, o *observation) {
 	}
 }
 
-// checkReconnect reconnects with the last event ID, as a browser would.
+// checkReconnect reconnects with the last event ID, as a browser would,
+// and reads the resumed stream up to its first event that carries an id:
+// that event must come after the one the client last saw, never the same
+// one again nor one before it.
 func checkReconnect(ctx context.Context, r *report, o *observation, cl *http.Client, c checkConfig) {
 	if o.lastID == "" {
 		r.add("reconnect", skip, "the stream carried no id")
@@ -600,7 +634,7 @@ func checkReconnect(ctx context.Context, r *report, o *observation, cl *http.Cli
 		r.add("reconnect", skip, "interrupted")
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := newStreamRequest(rctx, c)
 	if err != nil {
@@ -608,23 +642,124 @@ func checkReconnect(ctx context.Context, r *report, o *observation, cl *http.Cli
 		return
 	}
 	req.Header.Set("Last-Event-ID", o.lastID)
+	headerTimer := time.AfterFunc(c.timeout, cancel)
 	resp, err := cl.Do(req)
+	inTime := headerTimer.Stop()
 	if err != nil {
+		if !inTime {
+			err = fmt.Errorf("no response headers within -timeout (%v)", c.timeout)
+		}
 		r.add("reconnect", fail, "reconnecting with Last-Event-ID %q: %v", o.lastID, err)
 		return
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case resp.StatusCode == http.StatusOK && mt == "text/event-stream":
-		r.add("reconnect", pass, "with Last-Event-ID %q: 200, an event stream", o.lastID)
 	case resp.StatusCode == http.StatusOK:
 		r.add("reconnect", fail, "with Last-Event-ID %q: 200 but Content-Type %q", o.lastID, resp.Header.Get("Content-Type"))
+		return
 	case resp.StatusCode == http.StatusNoContent:
 		r.add("reconnect", warn, "with Last-Event-ID %q: 204 No Content, which tells clients to stop reconnecting", o.lastID)
+		return
 	default:
 		r.add("reconnect", fail, "with Last-Event-ID %q: %s; a browser reconnects with it after the stream ends", o.lastID, resp.Status)
+		return
 	}
+
+	// Read up to the first event with an id, within the limits of the
+	// first observation.
+	idleTimer := time.AfterFunc(c.idle, cancel)
+	defer idleTimer.Stop()
+	durationTimer := time.AfterFunc(c.duration, cancel)
+	defer durationTimer.Stop()
+	p := client.NewParser(&timedReader{r: resp.Body, read: func([]byte, time.Time) { idleTimer.Reset(c.idle) }})
+	n := 0
+	var ev client.Event
+	for ev.LastEventID == "" {
+		ev, err = p.Next()
+		if err != nil {
+			break
+		}
+		n++
+	}
+	head := fmt.Sprintf("with Last-Event-ID %q: 200, an event stream", o.lastID)
+	if err != nil {
+		how := "the response ended"
+		if err != io.EOF {
+			how = "the watch stopped (-idle or -duration)"
+		}
+		r.add("reconnect", pass, "%s; %s, none with an id to compare with, before %s", head, plural(n, "event"), how)
+		return
+	}
+	id := ev.LastEventID
+	at := slices.Index(o.ids, id)
+	switch {
+	case at == 0 && n == o.firstID:
+		r.add("reconnect", warn, "%s, but it starts over, as a new connection does (event %d, the first with an id, is %q again): Last-Event-ID is ignored, and a browser that reconnects sees every event again (resume after the id; a stream that is done sends a close event, or answers 204)",
+			head, n, id)
+	case id == o.lastID:
+		r.add("reconnect", fail, "%s, but its first event with an id (event %d, type %q, data %q) is the event %q again: a client that resumes sees it twice; resume after it",
+			head, n, ev.Type, shorten(ev.Data, 40), id)
+	case at >= 0:
+		r.add("reconnect", fail, "%s, but it resumes with id %q, which came before %q (event %d of %d with an id): a client that resumes sees those events twice",
+			head, id, o.lastID, at+1, len(o.ids))
+	case precedes(o.ids, id, o.lastID):
+		r.add("reconnect", fail, "%s, but it resumes with id %q, below %q in the increasing numeric ids of the stream: it replays what the client has seen", head, id, o.lastID)
+	default:
+		r.add("reconnect", pass, "%s, resuming with id %q (event %d)", head, id, n)
+	}
+}
+
+// precedes reports whether ids are all decimal integers, increasing, and
+// id, one too, is no greater than last.
+func precedes(ids []string, id, last string) bool {
+	prev := int64(-1) << 62
+	for _, s := range append(slices.Clip(ids), last) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= prev && s != last {
+			return false
+		}
+		prev = n
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	l, _ := strconv.ParseInt(last, 10, 64)
+	return err == nil && n <= l
+}
+
+// checkEnd judges how the stream ended against what was declared: -want-end
+// (the stream ends by itself, its last event a close event, after which
+// clients do not reconnect) and -want-events N (exactly N events). Without
+// them it says how the stream ended and fails nothing.
+func checkEnd(o *observation, c checkConfig) (status, string) {
+	ended := o.how == endEOF
+	lastRead := "no event"
+	if o.nEvents > 0 {
+		lastRead = fmt.Sprintf("the last event read: type %q, data %q", o.last.Type, shorten(o.last.Data, 40))
+	}
+	after := o.nEvents - o.closeAt - 1
+	switch {
+	case c.want >= 0 && o.nEvents < c.want && ended:
+		return fail, fmt.Sprintf("the response ended after %d of the %d events expected (-want-events); %s", o.nEvents, c.want, lastRead)
+	case c.want >= 0 && o.nEvents < c.want:
+		return fail, fmt.Sprintf("%d of the %d events expected (-want-events) before %s; %s", o.nEvents, c.want, o.how, lastRead)
+	case c.want >= 0 && o.nEvents > c.want:
+		return fail, fmt.Sprintf("%s, %d more than the %d expected (-want-events): an event split in two, or sent twice?", plural(o.nEvents, "event"), o.nEvents-c.want, c.want)
+	case c.wantEnd && !ended:
+		return fail, fmt.Sprintf("the stream did not end (%s) after %s; %s; -want-end expects it to end after a %q event", o.how, plural(o.nEvents, "event"), lastRead, endEvent)
+	case c.wantEnd && o.closeAt < 0:
+		return fail, fmt.Sprintf("the response ended after %s without a %q event (%s): it ended early, or a browser reconnects and starts again", plural(o.nEvents, "event"), endEvent, lastRead)
+	case c.wantEnd && after > 0:
+		return fail, fmt.Sprintf("%s after the %q event: clients close on it and never see them", plural(after, "event"), endEvent)
+	case ended && o.closeAt >= 0 && after == 0:
+		return pass, fmt.Sprintf("the response ended right after a %q event (%s in all)", endEvent, plural(o.nEvents, "event"))
+	case ended:
+		return pass, fmt.Sprintf("the response ended after %s (%s); without a final %q event a browser reconnects after retry (-want-end requires one, -want-events N a count)",
+			plural(o.nEvents, "event"), lastRead, endEvent)
+	case c.want >= 0:
+		return pass, fmt.Sprintf("%s, as expected (-want-events), before %s", plural(o.nEvents, "event"), o.how)
+	}
+	return skip, fmt.Sprintf("the stream was still open (%s): -want-end or -want-events N say what end to expect", o.how)
 }
 
 // rd rounds a duration for reports: to the millisecond from 10ms up, to

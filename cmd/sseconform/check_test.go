@@ -2,13 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
+	"github.com/ssekit/ssekit/core"
 )
 
 // checkRE matches a line of check mode's report.
@@ -31,13 +37,15 @@ func TestCheckReference(t *testing.T) {
 		args []string
 		want map[string]string // checks not PASS
 	}{
-		// Paced events with ids, ending by themselves: everything applies.
-		{"paced", []string{"check", "-idle", "300ms", base + "/flush-per-event"}, nil},
+		// Paced events with ids, every kind of data, resumable, ending with
+		// a close event: everything applies, and the end is declared.
+		{"paced", []string{"check", "-idle", "2s", "-want-end", "-want-events", "9", base + demoPath},
+			map[string]string{"heartbeat": "SKIP"}}, // it ends within -idle
 		// An open stream with heartbeats; flags after the URL.
 		{"idle", []string{"check", base + "/client-disconnect-idle", "-idle", "500ms", "-duration", "1s"},
-			map[string]string{"flush": "SKIP", "reconnect": "SKIP"}},
+			map[string]string{"flush": "SKIP", "reconnect": "SKIP", "end": "SKIP"}},
 		// A request header: the route answers 400 without Last-Event-ID.
-		{"header", []string{"check", "-H", "Last-Event-ID: 41", "-idle", "10s", base + "/last-event-id"},
+		{"header", []string{"check", "-H", "Last-Event-ID: 41", "-idle", "10s", "-want-events", "3", base + "/last-event-id"},
 			map[string]string{"heartbeat": "SKIP", "flush": "SKIP"}}, // 3 events at once
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +185,70 @@ func TestCheckBroken(t *testing.T) {
 			map[string]string{"status": "FAIL"}, "redirect to \"/elsewhere\"", exitFail},
 		{"no-content", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, nil,
 			map[string]string{"status": "FAIL", "parse": "SKIP"}, "204 No Content", exitFail},
+
+		// (a) Only a block with data needs its blank line.
+		{"final-retry", stream(nil, send("data: a\n\nretry: 700\n")), nil,
+			map[string]string{"framing": "PASS", "dispatch": "PASS", "parse": "PASS"}, `fields that dispatch nothing ("retry: 700", line 3)`, exitOK},
+		{"final-comment", stream(nil, send("data: a\n\n: bye\n")), nil,
+			map[string]string{"framing": "PASS", "parse": "PASS"}, "1 event, ended by a blank line", exitOK},
+		{"retry-then-data-unterminated", stream(nil, send("data: a\n\nretry: 700\ndata: b\n")), nil,
+			map[string]string{"framing": "FAIL"}, `the last event ("retry: 700", line 3) was not terminated`, exitFail},
+		{"partial-retry", stream(nil, send("data: a\n\nretry: 700")), nil,
+			map[string]string{"framing": "WARN"}, "its field is not applied", exitOK},
+		{"retry-only-live", stream(nil, func(w http.ResponseWriter, r *http.Request) {
+			send("data: a\n\nretry: 700\n")(w, r)
+			<-r.Context().Done()
+		}), []string{"-idle", "2s", "-duration", "800ms"},
+			map[string]string{"framing": "PASS", "parse": "PASS"}, "1 event, ended by a blank line", exitOK},
+
+		// (b) A resume must start after the Last-Event-ID.
+		{"resume-duplicate", resumable(1, 3), nil,
+			map[string]string{"reconnect": "FAIL"}, `is the event "3" again`, exitFail},
+		{"resume-earlier", resumable(2, 4), nil, // resumes one before: 3, 4, 5
+			map[string]string{"reconnect": "FAIL"}, `resumes with id "3", which came before "4"`, exitFail},
+		{"resume-numeric", func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Last-Event-ID") == "" {
+				stream(nil, send("id: 10\ndata: a\n\nid: 20\ndata: b\n\nid: 30\ndata: c\n\n"))(w, r)
+			} else {
+				stream(nil, send("data: no id\n\nid: 25\ndata: c\n\n"))(w, r)
+			}
+		}, nil, map[string]string{"reconnect": "FAIL"}, `resumes with id "25", below "30"`, exitFail},
+		{"resume-restart", func(w http.ResponseWriter, r *http.Request) {
+			stream(nil, send("id: 1\ndata: a\n\nid: 2\ndata: b\n\n"))(w, r)
+		}, nil, map[string]string{"reconnect": "WARN"}, `starts over, as a new connection does (event 1, the first with an id, is "1" again)`, exitOK},
+		{"resume-ok", func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Last-Event-ID") == "" {
+				stream(nil, send("id: a\ndata: a\n\nid: b\ndata: b\n\n"))(w, r)
+			} else {
+				stream(nil, send("id: c\ndata: c\n\n"))(w, r)
+			}
+		}, nil, map[string]string{"reconnect": "PASS"}, `resuming with id "c"`, exitOK},
+
+		// (c) A framed block without data dispatches nothing.
+		{"event-without-data", stream(nil, send("id: 1\ndata: a\n\nid: 2\nevent: x\n\nid: 3\ndata: c\n\n")), nil,
+			map[string]string{"dispatch": "FAIL", "framing": "PASS", "parse": "PASS"},
+			`1 block with an event field but no data line (line 4 "id: 2")`, exitFail},
+		{"id-without-data", stream(nil, send("data: a\n\nid: 7\n\n")), nil,
+			map[string]string{"dispatch": "WARN"}, `only an id field (line 3 "id: 7")`, exitOK},
+		{"final-event-without-data", stream(nil, send("data: a\n\nevent: x\n")), nil,
+			map[string]string{"dispatch": "FAIL", "framing": "PASS"}, "event field but no data line", exitFail},
+
+		// (d) The declared end: -want-end, -want-events.
+		{"want-events-short", stream(nil, send("data: 1\n\ndata: \n\n")), []string{"-want-events", "4"},
+			map[string]string{"end": "FAIL"}, `ended after 2 of the 4 events expected (-want-events); the last event read: type "message", data ""`, exitFail},
+		{"want-events-more", stream(nil, send("data: 1\n\ndata: 2\n\n")), []string{"-want-events", "1"},
+			map[string]string{"end": "FAIL"}, "1 more than the 1 expected", exitFail},
+		{"want-end-no-close", stream(nil, send("data: 1\n\n")), []string{"-want-end"},
+			map[string]string{"end": "FAIL"}, `without a "close" event`, exitFail},
+		{"want-end-after-close", stream(nil, send("event: close\ndata: 1\n\ndata: 2\n\n")), []string{"-want-end"},
+			map[string]string{"end": "FAIL"}, `1 event after the "close" event`, exitFail},
+		{"want-end-open", stream(nil, func(w http.ResponseWriter, r *http.Request) {
+			send("event: close\ndata: 1\n\n")(w, r)
+			<-r.Context().Done()
+		}), []string{"-want-end", "-idle", "2s", "-duration", "500ms"},
+			map[string]string{"end": "FAIL"}, "the stream did not end", exitFail},
+		{"end-undeclared", stream(nil, send("data: 1\n\n")), nil,
+			map[string]string{"end": "PASS"}, "without a final \"close\" event a browser reconnects", exitOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -200,6 +272,47 @@ func TestCheckBroken(t *testing.T) {
 				t.Logf("report:\n%s%s", stdout, stderr)
 			}
 		})
+	}
+}
+
+// resumable returns a handler that sends events with ids 1 to n, and on a
+// reconnection resumes back events too early (1: with the Last-Event-ID
+// itself), sending 3 events: the off-by-one bugs.
+func resumable(back, n int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b strings.Builder
+		from, to := 1, n
+		if last, err := strconv.Atoi(r.Header.Get("Last-Event-ID")); err == nil {
+			from = last + 1 - back
+			to = from + 2
+		}
+		for i := from; i <= to; i++ {
+			fmt.Fprintf(&b, "id: %d\ndata: x\n\n", i)
+		}
+		stream(nil, send(b.String()))(w, r)
+	}
+}
+
+// TestCheckRetryOnlyReference (a): ssekit's own encoder ends a stream whose
+// last message is retry-only with "retry: 700\n" and no blank line; that
+// is spec-valid output and passes.
+func TestCheckRetryOnlyReference(t *testing.T) {
+	srv := httptest.NewServer(nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		return core.FromSeq(slices.Values([]core.Message{{Data: "a"}, {Retry: 700 * time.Millisecond}})), nil
+	}))
+	t.Cleanup(srv.Close)
+	raw, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(raw.Body)
+	raw.Body.Close()
+	if string(body) != "data: a\n\nretry: 700\n" {
+		t.Fatalf("the encoder sent %q; this test expects a final retry-only message without a blank line", body)
+	}
+	code, stdout, _ := runCmd(t, "check", "-want-events", "1", srv.URL)
+	if got := checks(stdout); code != exitOK || got["framing"][0] != "PASS" || got["dispatch"][0] != "PASS" || got["end"][0] != "PASS" {
+		t.Errorf("exit %d; want 0, framing, dispatch and end PASS\n%s", code, stdout)
 	}
 }
 

@@ -35,10 +35,19 @@ type framing struct {
 	bomInside  []int // lines with a BOM elsewhere
 	badUTF8    []int // lines that are not valid UTF-8
 	comments   int
-	events     int            // blocks of fields ended by a blank line
-	pending    int            // field lines since the last blank line
-	pendSince  time.Time      // when the first of them ended
-	pendFirst  string         // the first of them, shortened
+	events     int       // blocks with a data line ended by a blank line: each dispatches an event
+	pending    int       // field lines since the last blank line
+	pendFirst  string    // the first of them, shortened
+	pendLine   int       // its line number
+	pendData   bool      // one of them is a data line: the block dispatches an event when it ends
+	pendSince  time.Time // when the first data line of the block ended
+	pendEvent  bool      // one of them is an event field
+	pendID     bool      // one of them is an id field
+	lostEvent  []string  // blocks with an event field and no data line, ended by a blank line (the first few)
+	nLostEvent int
+	idOnly     []string // blocks with an id field, no event field and no data line (the first few)
+	nIDOnly    int
+	quiet      int            // other blocks without a data line (retry, unknown fields): they dispatch nothing, as meant
 	unknown    map[string]int // ignored field names
 	badRetry   int
 	nulID      int
@@ -122,10 +131,7 @@ func (f *framing) endLine(at time.Time) {
 	}
 	switch {
 	case len(line) == 0:
-		if f.pending > 0 {
-			f.events++
-			f.pending = 0
-		}
+		f.endBlock()
 		return
 	case line[0] == ':':
 		f.comments++
@@ -133,11 +139,24 @@ func (f *framing) endLine(at time.Time) {
 	}
 	name, value, _ := bytes.Cut(line, []byte(":"))
 	value = bytes.TrimPrefix(value, []byte(" "))
+	f.pending++
+	if f.pending == 1 {
+		f.pendFirst = shorten(string(line), 40)
+		f.pendLine = n
+	}
 	switch string(name) {
-	case "data", "event":
+	case "data":
+		if !f.pendData {
+			f.pendData = true
+			f.pendSince = at
+		}
+	case "event":
+		f.pendEvent = true
 	case "id":
 		if bytes.IndexByte(value, 0) >= 0 {
-			f.nulID++
+			f.nulID++ // clients ignore the field
+		} else {
+			f.pendID = true
 		}
 	case "retry":
 		if len(value) == 0 || bytes.IndexFunc(value, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
@@ -148,11 +167,31 @@ func (f *framing) endLine(at time.Time) {
 			f.unknown[string(name)]++
 		}
 	}
-	f.pending++
-	if f.pending == 1 {
-		f.pendSince = at
-		f.pendFirst = shorten(string(line), 40)
+}
+
+// endBlock ends the block of field lines read since the last blank line, as
+// a blank line does: with a data line it dispatches an event; without one,
+// it dispatches nothing, whatever other fields it has.
+func (f *framing) endBlock() {
+	switch {
+	case f.pending == 0:
+		return
+	case f.pendData:
+		f.events++
+	case f.pendEvent:
+		f.nLostEvent++
+		if len(f.lostEvent) < f.maxListing {
+			f.lostEvent = append(f.lostEvent, fmt.Sprintf("line %d %q", f.pendLine, f.pendFirst))
+		}
+	case f.pendID:
+		f.nIDOnly++
+		if len(f.idOnly) < f.maxListing {
+			f.idOnly = append(f.idOnly, fmt.Sprintf("line %d %q", f.pendLine, f.pendFirst))
+		}
+	default:
+		f.quiet++
 	}
+	f.pending, f.pendData, f.pendEvent, f.pendID = 0, false, false, false
 }
 
 // shorten cuts s to n bytes, marking the cut.
@@ -180,31 +219,74 @@ func lineList(list []int) string {
 }
 
 // checkFraming judges blank-line termination, at end (ended: the response
-// ended by itself).
+// ended by itself). Only a block with a data line dispatches an event, so
+// only such a block needs its blank line: a final retry, id or event field
+// (or comment) without one is allowed (retry applies as it is read).
 func (f *framing) checkFraming(end time.Time, ended bool) (status, string) {
 	partial := len(f.line) > 0
 	partialComment := partial && f.line[0] == ':'
+	partialName, _, _ := bytes.Cut(f.line, []byte(":"))
+	partialData := partial && string(partialName) == "data"
+	var tail string
+	if ended && f.pending > 0 && !f.pendData {
+		tail = fmt.Sprintf("; the stream ends with fields that dispatch nothing (%q, line %d) and no blank line: allowed (a retry field applies as it is read)",
+			f.pendFirst, f.pendLine)
+		f.endBlock()
+	}
 	switch {
 	case f.bytes == 0:
 		return skip, "no bytes received"
-	case ended && (f.pending > 0 || partial && !partialComment):
-		what := fmt.Sprintf("the last event (%q)", f.pendFirst)
-		if f.pending == 0 {
-			what = fmt.Sprintf("the last line (%q)", shorten(string(f.line), 40))
-		}
-		return fail, what + " was not terminated by a blank line before the response ended: clients discard it"
+	case ended && f.pendData:
+		return fail, fmt.Sprintf("the last event (%q, line %d) was not terminated by a blank line before the response ended: clients discard it", f.pendFirst, f.pendLine)
+	case ended && partialData:
+		return fail, fmt.Sprintf("the last line (%q) has no line ending, and the response ended: clients discard it, and its event", shorten(string(f.line), 40))
 	case ended && partialComment:
 		return warn, "the response ended in the middle of a comment line"
-	case !ended && f.pending > 0 && end.Sub(f.pendSince) > pendingLimit:
-		return fail, fmt.Sprintf("an event (%q) waited %v for the blank line that ends it (an event is delivered only then): is it flushed, and terminated?",
-			f.pendFirst, rd(end.Sub(f.pendSince)))
+	case ended && partial:
+		return warn, fmt.Sprintf("the last line (%q) has no line ending: clients discard it, so its field is not applied", shorten(string(f.line), 40))
+	case !ended && f.pendData && end.Sub(f.pendSince) > pendingLimit:
+		return fail, fmt.Sprintf("an event (%q, line %d) waited %v for the blank line that ends it (an event is delivered only then): is it flushed, and terminated?",
+			f.pendFirst, f.pendLine, rd(end.Sub(f.pendSince)))
 	case !ended && partial && end.Sub(f.lineSince) > pendingLimit:
 		return fail, fmt.Sprintf("a line (%q) waited %v for its line ending", shorten(string(f.line), 40), rd(end.Sub(f.lineSince)))
 	}
 	if f.events == 1 {
-		return pass, "1 event, ended by a blank line"
+		return pass, "1 event, ended by a blank line" + tail
 	}
-	return pass, fmt.Sprintf("%d events, each ended by a blank line", f.events)
+	return pass, fmt.Sprintf("%d events, each ended by a blank line", f.events) + tail
+}
+
+// checkDispatch judges blocks that end with a blank line but dispatch
+// nothing, having no data line. With an event field the field has no effect
+// at all (the standard resets the event type when the data buffer is empty):
+// the only reason to send one is an event, and no client receives it (the
+// usual cause: empty data sent with no "data:" line), so that fails, as an
+// unterminated event does. An id field alone sets the last event ID, which a
+// server may mean: a warning. Retry-only blocks are what they mean to be.
+func (f *framing) checkDispatch(parsed int, ended bool) (status, string) {
+	counts := fmt.Sprintf("%s framed with a data line, %s dispatched", plural(f.events, "block"), plural(parsed, "event"))
+	if f.quiet > 0 {
+		counts += fmt.Sprintf(", %d without data (retry, unknown fields) that dispatch nothing, as meant", f.quiet)
+	}
+	more := func(n int) string {
+		if n > f.maxListing {
+			return ", ..."
+		}
+		return ""
+	}
+	switch {
+	case f.lines == 0:
+		return skip, "no complete line"
+	case f.nLostEvent > 0:
+		return fail, fmt.Sprintf("%s with an event field but no data line (%s%s) dispatch nothing: the event is lost in every client; send empty data as \"data:\" (%s)",
+			plural(f.nLostEvent, "block"), strings.Join(f.lostEvent, ", "), more(f.nLostEvent), counts)
+	case f.nIDOnly > 0:
+		return warn, fmt.Sprintf("%s with only an id field (%s%s) set the last event ID but dispatch no event: if an event with empty data was meant, send \"data:\" (%s)",
+			plural(f.nIDOnly, "block"), strings.Join(f.idOnly, ", "), more(f.nIDOnly), counts)
+	case ended && f.events != parsed:
+		return warn, "the framing and the parser disagree: " + counts
+	}
+	return pass, counts
 }
 
 func (f *framing) checkLineEndings() (status, string) {

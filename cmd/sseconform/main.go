@@ -86,19 +86,31 @@ risky) or SKIP (nothing to judge), with the reason.
 	                   header: FAIL over HTTP/2, WARN over HTTP/1.1 (where the
 	                   server may add them itself)
 	headers-prompt     the headers leave at once, not with the first event
-	framing            every event ends with a blank line (clients drop an
-	                   unterminated one)
+	framing            every event (a block with a data line) ends with a blank
+	                   line: clients drop an unterminated one. A final retry,
+	                   id or event field, or comment, without one is allowed
 	line-endings       one kind of line ending (WARN when mixed, or lone CR)
 	bom                no byte order mark inside the stream (WARN at its start)
 	utf8               valid UTF-8
 	fields             only data, event, id, retry and comments (WARN: clients
 	                   ignore other fields, such as "Data")
+	dispatch           every block ended by a blank line dispatches an event:
+	                   FAIL for a block with an event field but no data line (it
+	                   dispatches nothing, so the event is lost: empty data must
+	                   be sent as "data:"), WARN for a block with only an id
 	parse              at least one event or comment, read by a spec-exact parser
+	end                the end declared by -want-end and -want-events; without
+	                   them it only says how the stream ended
 	flush              events arrive as they are sent, not all at the end;
 	                   reports the time between events
 	heartbeat          never silent for longer than -idle
 	reconnect          if the stream carried an id, a new request carrying it as
-	                   Last-Event-ID gets 200
+	                   Last-Event-ID gets 200 and a stream whose first event
+	                   with an id comes after it: FAIL when that event is the
+	                   Last-Event-ID's again, or one before it (an id of the
+	                   first stream, or a lower number when the ids are
+	                   increasing numbers); WARN when the stream starts over as
+	                   a new connection does (Last-Event-ID ignored)
 
 The stream is watched until it ends, until it has been silent for -idle (a
 heartbeat failure), or for -duration.
@@ -109,6 +121,15 @@ Flags:
 	-idle D            longest silence allowed (default 30s)
 	-duration D        how long to watch the stream at most (default -idle + 5s)
 	-H "Name: value"   an extra request header, such as Authorization; repeatable
+	-want-end          the stream must end by itself, its last event a "close"
+	                   event (Danet's and ssekit's end of a stream, on which
+	                   clients close instead of reconnecting): FAIL when the
+	                   response ends without one, with events after it, or
+	                   does not end while watched
+	-want-events N     the stream must deliver exactly N events (as a browser
+	                   dispatches them) before it ends or the watch stops: FAIL
+	                   for fewer (it ended early: the last event read is shown)
+	                   or more (an event split in two)
 	-json              print JSON instead of the table
 
 Both modes contact nothing but the URL given: no proxy, no redirect followed.
@@ -116,11 +137,15 @@ Both modes contact nothing but the URL given: no proxy, no redirect followed.
 Serve: sseconform serve -addr ADDR
 
 sseconform serve serves every route of the scenario protocol with ssekit's
-net/http adapter, on ADDR (default 127.0.0.1:8080), until interrupted. Try:
+net/http adapter, on ADDR (default 127.0.0.1:8080), until interrupted, and
+/demo, outside the protocol: a retry-only message, then 9 paced events with
+ids 1 to 9 (line breaks of each kind, a leading space, empty data, with and
+without an event name) and a close event last, resumed after Last-Event-ID.
+Try:
 
 	sseconform serve -addr 127.0.0.1:8080 &
 	sseconform http://127.0.0.1:8080
-	sseconform check -idle 1s http://127.0.0.1:8080/flush-per-event
+	sseconform check -want-end -want-events 9 http://127.0.0.1:8080/demo
 
 Exit status: 0 when nothing failed (WARN, SKIP and N/A allowed), 1 when a
 check or a scenario failed (or serve could not listen), 2 for a usage error.

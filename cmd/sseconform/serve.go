@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
@@ -39,7 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	g := new(core.Group)
 	srv := &http.Server{
-		Handler:           referenceHandler(g),
+		Handler:           withDemo(referenceHandler(g), g),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(stderr, "sseconform serve: ", 0),
 	}
@@ -48,7 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "sseconform serve: the scenario protocol at %s (interrupt to stop)\n", base)
 	fmt.Fprintf(stdout, "  try: sseconform %s\n", base)
-	fmt.Fprintf(stdout, "       sseconform check -idle 1s %s/flush-per-event\n", base)
+	fmt.Fprintf(stdout, "       sseconform check -want-end -want-events %d %s%s\n", len(demoEvents), base, demoPath)
 
 	code := exitOK
 	select {
@@ -94,4 +95,60 @@ func referenceHandler(g *core.Group) http.Handler {
 			})
 		}, opts...)
 	})
+}
+
+// demoPath is the route of the demo stream, outside the scenario protocol.
+const demoPath = "/demo"
+
+// demoEvents is the demo stream: every kind of data that servers get wrong
+// (line breaks of each kind, a leading space, empty data, with and without
+// an event name), an id on every event, and a close event last. The
+// interop tests send the same events from other libraries.
+var demoEvents = []core.Message{
+	{ID: "1", Data: "plain"},
+	{ID: "2", Data: "lf\nin data"},
+	{ID: "3", Data: "cr\rin data"},
+	{ID: "4", Data: "crlf\r\nin data"},
+	{ID: "5", Data: " leading space"},
+	{ID: "6", Data: ""},
+	{ID: "7", Event: "named", Data: "n"},
+	{ID: "8", Event: "named", Data: ""},
+	{ID: "9", Event: "close", Data: "bye"},
+}
+
+// demoPace is the time between two events of the demo stream.
+const demoPace = 20 * time.Millisecond
+
+// withDemo adds the demo route to h: a retry-only message (700ms, which
+// ends without a blank line, as the standard allows), then demoEvents paced
+// by demoPace, resuming after the Last-Event-ID of a reconnecting client.
+func withDemo(h http.Handler, g *core.Group) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle(demoPath, nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		after, _ := strconv.Atoi(nethttpsse.LastEventID(r))
+		ctx := r.Context()
+		return core.FromSeq(func(yield func(core.Message) bool) {
+			if !yield(core.Message{Retry: 700 * time.Millisecond}) {
+				return
+			}
+			timer := time.NewTimer(demoPace)
+			defer timer.Stop()
+			for _, m := range demoEvents {
+				if n, _ := strconv.Atoi(m.ID); n <= after {
+					continue
+				}
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return
+				}
+				timer.Reset(demoPace)
+				if !yield(m) {
+					return
+				}
+			}
+		}), nil
+	}, core.WithGroup(g)))
+	return mux
 }
