@@ -54,7 +54,7 @@ func brokenHarness(b breakage) conformance.Harness {
 			if b.leak != nil {
 				go func() { <-b.leak }()
 			}
-			tg, err := core.Open(r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
+			tg, err := core.Open(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
 			if err != nil && !b.okOnError {
 				http.Error(w, core.ErrorText(err), core.StatusOf(err))
 				return

@@ -116,7 +116,7 @@ func exchange(h Handler, rq RemoteRequest) (Exchange, error) {
 		header.Set("Accept", "text/event-stream")
 	}
 	ex := Exchange{Request: rq}
-	tg, err := core.Open(Request{
+	tg, err := core.Open(core.Options{}, Request{
 		Method:      rq.Method,
 		Path:        rq.Path,
 		LastEventID: header.Get("Last-Event-ID"),

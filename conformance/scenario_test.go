@@ -54,7 +54,7 @@ func TestScenarioData(t *testing.T) {
 			if s.Body != "" {
 				body = strings.NewReader(s.Body)
 			}
-			tg, err := core.Open(conformance.Request{
+			tg, err := core.Open(core.Options{}, conformance.Request{
 				Method:      method,
 				Path:        s.Path(),
 				LastEventID: s.Header.Get("Last-Event-ID"),

@@ -271,9 +271,10 @@ func bytesView(b []byte) string {
 // bufPool holds write buffers so idle streams keep none.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// maxPooled is the largest buffer returned to the pool; a rare huge event does
-// not pin its buffer.
-const maxPooled = 4 << 20
+// maxPooled is the largest buffer returned to the pool: a buffer that grew
+// for a large event or batch is left to the GC, so a new target never holds a
+// large buffer for a small queue (the pool hands any buffer to any target).
+const maxPooled = 64 << 10
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 )
 
 // ErrClientGone is the reason a stream ended when the client went away (the
@@ -16,8 +17,13 @@ var ErrShutdown = errors.New("ssekit: shutting down")
 // PanicError is the reason a stream ended, or a handler failed, when user code
 // panicked: the panic ends that stream (or answers 500), never the process.
 type PanicError struct {
-	Value any // what was passed to panic
+	Value any    // what was passed to panic
+	Stack []byte // the panicking goroutine's stack, as runtime/debug.Stack gives it
 }
+
+// newPanicError records a recovered panic; call it in the deferred function
+// that recovered, so that the stack shows where the panic happened.
+func newPanicError(v any) *PanicError { return &PanicError{Value: v, Stack: debug.Stack()} }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("ssekit: panic: %v", e.Value) }
 
@@ -55,7 +61,7 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// Message text a handler error answers with: its own text when it carries a
+// ErrorText returns the text a handler error answers with: its own text when it carries a
 // status, the status text otherwise (so internal errors are not leaked).
 func ErrorText(err error) string {
 	var s interface{ StatusCode() int }

@@ -39,6 +39,13 @@ func (g *Group) join() (<-chan struct{}, bool) {
 	return g.down, true
 }
 
+// closing reports whether the group is shut down.
+func (g *Group) closing() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
+}
+
 // leave unregisters a stream.
 func (g *Group) leave() {
 	g.mu.Lock()

@@ -70,6 +70,21 @@ func NewOptions(opts ...Option) Options {
 	return o
 }
 
+// Closing reports whether a stream started with o now would be refused: its
+// Group is shut down or its Shutdown channel is closed. Adapters check it
+// before they write the headers and then answer with [Refusal].
+func (o Options) Closing() bool {
+	if o.Group != nil && o.Group.closing() {
+		return true
+	}
+	select {
+	case <-o.Shutdown:
+		return true
+	default:
+		return false
+	}
+}
+
 func orDefault(d, def time.Duration) time.Duration {
 	switch {
 	case d == 0:

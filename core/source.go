@@ -42,7 +42,7 @@ func FromSeq(seq iter.Seq[Message], opts ...TargetOption) *Target {
 func (t *Target) feed(seq iter.Seq[Message]) {
 	defer func() {
 		if r := recover(); r != nil {
-			t.Stop(&PanicError{Value: r})
+			t.Stop(newPanicError(r))
 		}
 	}()
 	var failed error

@@ -43,10 +43,10 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 	joined := false
 	defer func() {
 		if r := recover(); r != nil {
-			err = &PanicError{Value: r}
+			err = newPanicError(r)
 		}
 		s.finish()
-		err = end(t, o.OnEnd, err)
+		err = End(t, o, err)
 		if joined {
 			o.Group.leave() // last: Shutdown returns once targets are stopped
 		}
@@ -55,6 +55,11 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 	if o.Group != nil {
 		var ok bool
 		if down, ok = o.Group.join(); !ok {
+			// The adapter missed the shutdown (it checks Closing before the
+			// headers): send the client elsewhere, soon.
+			if err := s.send(Refusal()); err != nil {
+				return err
+			}
 			return ErrShutdown
 		}
 		joined = true
@@ -89,6 +94,15 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		if end {
 			return endReason(t)
 		}
+		// More is queued already: write it under the same deadline.
+		select {
+		case <-t.Ready():
+			continue
+		default:
+		}
+		// About to wait: no deadline may stay armed meanwhile (on HTTP/2
+		// it resets the stream when it fires, write pending or not).
+		s.idle()
 		select {
 		case <-t.Ready():
 			continue
@@ -117,7 +131,7 @@ type loop struct {
 	w     Writer
 	dw    DeadlineWriter // nil when the writer cannot bound writes
 	wt    time.Duration  // per-write timeout; 0 means none
-	wrote bool           // a deadline was set
+	armed bool           // a write deadline is set
 	rearm time.Time      // when the deadline set is to be moved on
 }
 
@@ -150,11 +164,11 @@ func (s *loop) send(b []byte) error {
 		// Move the deadline on only once less than half of the timeout is
 		// left: every write still gets between wt/2 and wt, and a busy
 		// stream does not pay for a deadline per batch.
-		if now := time.Now(); !s.wrote || now.After(s.rearm) {
+		if now := time.Now(); !s.armed || now.After(s.rearm) {
 			if err := s.dw.SetWriteDeadline(now.Add(s.wt)); err != nil {
 				s.dw = nil // the writer cannot bound writes after all
 			} else {
-				s.wrote = true
+				s.armed = true
 				s.rearm = now.Add(s.wt / 2)
 			}
 		}
@@ -180,22 +194,6 @@ func endReason(t EventTarget) error {
 	return nil
 }
 
-// end stops t and reports err to onEnd, turning a panic in either into the
-// reason returned.
-func end(t EventTarget, onEnd func(error), err error) (reason error) {
-	reason = err
-	defer func() {
-		if r := recover(); r != nil {
-			reason = &PanicError{Value: r}
-		}
-	}()
-	t.Stop(err)
-	if onEnd != nil {
-		onEnd(err)
-	}
-	return reason
-}
-
 // shutdown writes what t has queued and reports ErrShutdown.
 func (s *loop) shutdown(t EventTarget) error {
 	if _, _, err := s.drain(t, false); err != nil {
@@ -204,10 +202,20 @@ func (s *loop) shutdown(t EventTarget) error {
 	return ErrShutdown
 }
 
-// finish gives the server a fresh deadline to end the response with, since the
-// last one may have expired while the stream sat idle.
+// idle clears the write deadline before the loop waits. A deadline left armed
+// on an idle stream would end it when it fires: on HTTP/2, net/http resets
+// the stream then, whether or not a write is pending.
+func (s *loop) idle() {
+	if s.armed {
+		s.armed = false
+		_ = s.dw.SetWriteDeadline(time.Time{})
+	}
+}
+
+// finish bounds the server's own end of the response (the final chunk, which
+// a stalled client would otherwise block forever).
 func (s *loop) finish() {
-	if s.wrote && s.dw != nil {
+	if s.dw != nil && s.wt > 0 {
 		_ = s.dw.SetWriteDeadline(time.Now().Add(s.wt))
 	}
 }

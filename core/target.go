@@ -98,7 +98,11 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 	for {
 		t.mu.Lock()
 		if t.stopped || t.closing {
+			next := t.waiting > 0
 			t.mu.Unlock()
+			if next {
+				signal(t.space) // pass the wake-up on: they fail too
+			}
 			return ErrClosed
 		}
 		if t.queue == nil || !t.started || len(*t.queue) < t.limit {
@@ -154,8 +158,12 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 func (t *Target) Close() {
 	t.mu.Lock()
 	t.closing = true
+	waiting := t.waiting > 0
 	t.mu.Unlock()
 	signal(t.ready)
+	if waiting {
+		signal(t.space) // producers waiting for space fail at once
+	}
 }
 
 // Done returns a channel that is closed when the stream has ended, for any

@@ -39,12 +39,18 @@ type HandlerFunc func(c echo.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c echo.Context) error {
-		t, err := core.Open(c, h)
+		t, err := core.Open(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Response(), c.Request(), t, o)
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {
+				logPanic(c, err)
 				return nil // the stream ran: why it ended is not an HTTP error
 			}
+		}
+		logPanic(c, err)
+		if errors.Is(err, core.ErrShutdown) {
+			nethttpsse.Refuse(c.Response())
+			return nil
 		}
 		if core.StatusOf(err) == http.StatusNoContent {
 			// The standard's "stop reconnecting", not an error: Echo's error
@@ -71,4 +77,13 @@ func httpError(err error) error {
 		he.Code, he.Message = inner.Code, inner.Message
 	}
 	return he.SetInternal(err)
+}
+
+// logPanic logs a panic that ended a handler or a stream, with its stack, the
+// way Echo's Recover middleware does: through c.Logger().
+func logPanic(c echo.Context, err error) {
+	var pe *core.PanicError
+	if errors.As(err, &pe) {
+		c.Logger().Errorf("[PANIC RECOVER] ssekit: %s %s: %v %s", c.Request().Method, c.Request().URL.Path, pe.Value, pe.Stack)
+	}
 }

@@ -37,6 +37,7 @@ package echov5sse
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v5"
@@ -56,12 +57,18 @@ type HandlerFunc func(c *echo.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *echo.Context) error {
-		t, err := core.Open(c, h)
+		t, err := core.Open(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Response(), c.Request(), t, o)
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {
+				logPanic(c, err)
 				return nil // the stream ran: why it ended is not an HTTP error
 			}
+		}
+		logPanic(c, err)
+		if errors.Is(err, core.ErrShutdown) {
+			nethttpsse.Refuse(c.Response())
+			return nil
 		}
 		if core.StatusOf(err) == http.StatusNoContent {
 			// The standard's "stop reconnecting", not an error: Echo's error
@@ -87,4 +94,14 @@ func httpError(err error) error {
 		return echo.NewHTTPError(inner.Code, inner.Message).Wrap(err)
 	}
 	return echo.NewHTTPError(core.StatusOf(err), core.ErrorText(err)).Wrap(err)
+}
+
+// logPanic logs a panic that ended a handler or a stream, with its stack,
+// through c.Logger().
+func logPanic(c *echo.Context, err error) {
+	var pe *core.PanicError
+	if errors.As(err, &pe) {
+		c.Logger().Error("ssekit: panic recovered", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+	}
 }

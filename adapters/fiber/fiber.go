@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/log"
 	"github.com/valyala/fasthttp"
 
 	"github.com/ssekit/ssekit/core"
@@ -21,16 +22,29 @@ import (
 type HandlerFunc func(c *fiber.Ctx) (core.EventTarget, error)
 
 // Handle returns a Fiber handler that streams what h returns. An error from h
-// (or a panic in it) goes to Fiber's ErrorHandler as a [*fiber.Error], so the
-// application's own error handling answers it.
+// (or a panic in it, logged with its stack through Fiber's log package) goes to
+// Fiber's ErrorHandler as a [*fiber.Error], so the application's own error
+// handling answers it. A panic in the stream, which runs after the handler
+// returned, ends that stream only and is logged the same way. A handler error
+// matching [core.ErrShutdown], and any stream asked for once the options'
+// Group is shut down, get a 200 with [core.Refusal] and a closed connection.
 func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 	o := core.NewOptions(opts...)
 	return func(c *fiber.Ctx) error {
-		t, err := core.Open(c, h)
-		if err != nil {
-			return fiberError(err)
-		}
+		t, err := core.Open(o, c, h)
 		rctx := c.Context()
+		switch {
+		case errors.Is(err, core.ErrShutdown):
+			refuse(rctx)
+			return nil
+		case err != nil:
+			logPanic(err)
+			return fiberError(err)
+		case o.Closing():
+			refuse(rctx)
+			_ = core.End(t, o, core.ErrShutdown) // the stream never started
+			return nil
+		}
 		for _, kv := range core.Header {
 			rctx.Response.Header.Set(kv[0], kv[1])
 		}
@@ -47,7 +61,7 @@ func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 		// internal/fasthttpsse shares with the Fiber v3 adapter
 		// (adapters/fiberv3).
 		rctx.SetBodyStream(fasthttpsse.NewStream(t, o, rctx.Done(), rctx.Conn(),
-			rctx.Request.IsBodyStream(), fasthttp.NewBoundedStreamReader), -1)
+			rctx.Request.IsBodyStream(), fasthttp.NewBoundedStreamReader).LogPanics(log.Errorf), -1)
 		return nil
 	}
 }
@@ -65,4 +79,23 @@ func fiberError(err error) error {
 		return fe
 	}
 	return fiber.NewError(core.StatusOf(err), core.ErrorText(err))
+}
+
+// refuse answers a stream asked for while the server shuts down with
+// [core.Refusal]: 200, the event-stream headers, a short "retry:", the end,
+// and the connection closed, so that the client reconnects soon, elsewhere.
+func refuse(rctx *fasthttp.RequestCtx) {
+	for _, kv := range core.Header {
+		rctx.Response.Header.Set(kv[0], kv[1])
+	}
+	rctx.SetStatusCode(fiber.StatusOK)
+	rctx.SetConnectionClose()
+	rctx.SetBody(core.Refusal())
+}
+
+// logPanic logs a handler's panic with its stack through Fiber's logger.
+func logPanic(err error) {
+	if pe := (*core.PanicError)(nil); errors.As(err, &pe) {
+		log.Errorf("ssekit: panic in an event-stream handler: %v\n%s", pe.Value, pe.Stack)
+	}
 }

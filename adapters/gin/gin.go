@@ -2,9 +2,11 @@
 //
 // It only maps Gin onto the shared net/http streaming path
 // ([nethttpsse.Serve]): the handler gets the *gin.Context (read the
-// Last-Event-ID header with [LastEventID]); an error it returns, or a panic, is
+// Last-Event-ID header with [LastEventID]); an error it returns, or a panic
+// (logged with its stack to gin.DefaultErrorWriter, as gin.Recovery does), is
 // pushed to c.Errors and answered with [core.StatusOf] and [core.ErrorText] as
-// plain text, so Gin middleware sees it and the client never gets an empty 200;
+// plain text, so Gin middleware sees it and the client never gets an empty 200
+// (an error matching [core.ErrShutdown] gets [nethttpsse.Refuse]'s answer);
 // the stream is written through c.Writer, so Gin's status and size bookkeeping
 // (and logging middleware) stay right, with flush and the per-write deadline
 // reached through its Unwrap; the client's disconnect is the cancellation of
@@ -20,6 +22,8 @@ package ginsse
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,17 +41,33 @@ type HandlerFunc func(c *gin.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) gin.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *gin.Context) {
-		t, err := core.Open(c, h)
+		t, err := core.Open(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Writer, c.Request, t, o)
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {
+				logPanic(c, err)
 				c.Abort() // the stream ran: why it ended is not an HTTP error
 				return
 			}
 		}
+		logPanic(c, err)
 		_ = c.Error(err)
 		c.Abort()
+		if errors.Is(err, core.ErrShutdown) {
+			nethttpsse.Refuse(c.Writer)
+			return
+		}
 		c.String(core.StatusOf(err), core.ErrorText(err))
+	}
+}
+
+// logPanic writes a panic that ended a handler or a stream, with its stack,
+// where gin.Recovery writes the panics it recovers: gin.DefaultErrorWriter.
+func logPanic(c *gin.Context, err error) {
+	var pe *core.PanicError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(gin.DefaultErrorWriter, "[Recovery] %s ssekit: panic recovered serving %s %s:\n%v\n%s\n",
+			time.Now().Format("2006/01/02 - 15:04:05"), c.Request.Method, c.Request.URL.Path, pe.Value, pe.Stack)
 	}
 }
 

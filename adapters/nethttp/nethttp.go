@@ -6,6 +6,7 @@ package nethttpsse
 import (
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"time"
 
@@ -18,17 +19,58 @@ import (
 type HandlerFunc func(r *http.Request) (core.EventTarget, error)
 
 // Handle returns an http.Handler that streams what h returns.
+//
+// A panic in h or in the stream (its target, OnEnd) ends that request only:
+// it is logged with its stack to the server's ErrorLog (the standard logger
+// when unset), as net/http logs its own handlers' panics, and reported to
+// [core.WithOnEnd]; a handler that panicked is answered with 500. A handler
+// error matching [core.ErrShutdown], and any stream asked for once the
+// options' Group is shut down, get [Refuse]'s answer.
 func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 	o := core.NewOptions(opts...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t, err := core.Open(r, h)
-		if err == nil {
+		t, err := core.Open(o, r, h)
+		switch {
+		case err == nil:
 			err = Serve(w, r, t, o)
-		}
-		if err != nil && (t == nil || errors.Is(err, ErrNoFlush)) {
+			if errors.Is(err, ErrNoFlush) {
+				http.Error(w, core.ErrorText(err), core.StatusOf(err))
+			}
+		case errors.Is(err, core.ErrShutdown):
+			Refuse(w)
+		default:
 			http.Error(w, core.ErrorText(err), core.StatusOf(err))
 		}
+		LogPanic(r, err)
 	})
+}
+
+// LogPanic logs err with its stack when it is (or wraps) a [*core.PanicError],
+// to the ErrorLog of the http.Server serving r (the standard logger when it
+// has none), in the form net/http uses for its own handlers' panics. The
+// net/http, Gin and Echo adapters call it; it does nothing for other errors.
+func LogPanic(r *http.Request, err error) {
+	var pe *core.PanicError
+	if !errors.As(err, &pe) {
+		return
+	}
+	logf := log.Printf
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ErrorLog != nil {
+		logf = srv.ErrorLog.Printf
+	}
+	logf("ssekit: panic serving %s %s %s: %v\n%s", r.RemoteAddr, r.Method, r.URL.Path, pe.Value, pe.Stack)
+}
+
+// Refuse answers a stream asked for while the server shuts down with
+// [core.Refusal]: status 200, the event-stream headers, "Connection: close"
+// (on HTTP/2, net/http sends GOAWAY instead), a short "retry:" and the end, so
+// that the client reconnects soon, elsewhere. Nothing may have been written
+// to w before.
+func Refuse(w http.ResponseWriter) {
+	core.SetHeader(w.Header())
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(core.Refusal())
 }
 
 // LastEventID returns the request's Last-Event-ID header: the id of the last
@@ -43,10 +85,17 @@ var ErrNoFlush = errors.New("ssekit: response writer cannot flush")
 // Serve streams t on w and returns why the stream ended. Adapters for
 // frameworks built on net/http (Gin, Echo) call it with their writer; it finds
 // Flush and SetWriteDeadline through wrappers that have Unwrap.
+//
+// Serve ends t in every case: when it cannot stream (ErrNoFlush), on a HEAD
+// request, once the options' Group is shut down ([Refuse]'s answer,
+// [core.ErrShutdown]), or through [core.Run].
 func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Options) error {
 	if !canFlush(w) {
-		t.Stop(ErrNoFlush)
-		return ErrNoFlush
+		return core.End(t, o, ErrNoFlush)
+	}
+	if o.Closing() {
+		Refuse(w)
+		return core.End(t, o, core.ErrShutdown)
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // a POST stream must not wait for its body
@@ -61,8 +110,7 @@ func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Op
 	_ = rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
-		t.Stop(nil) // the headers are the whole answer
-		return nil
+		return core.End(t, o, nil) // the headers are the whole answer
 	}
 	return core.Run(r.Context(), writer{w, rc}, t, o)
 }

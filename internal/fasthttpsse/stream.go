@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -39,6 +40,16 @@ type Stream struct {
 
 	once sync.Once     // the first of WriteTo, Read and Close starts or ends the stream
 	pipe io.ReadCloser // set when the body is consumed with Read
+	logf func(format string, args ...any)
+}
+
+// LogPanics makes the stream log a panic that ends it (in its target, its
+// Stop, Options.OnEnd), with its stack, through logf: the framework's logger,
+// since the stream runs after the handler returned, out of reach of the
+// framework's own recovery. It returns s.
+func (s *Stream) LogPanics(logf func(format string, args ...any)) *Stream {
+	s.logf = logf
+	return s
 }
 
 // NewStream returns the body that streams t with the options o.
@@ -132,7 +143,10 @@ func (s *Stream) run(w io.Writer, watchConn bool) (n int64, err error) {
 	defer func() {
 		wt.stop() // before fasthttp reads from the connection again
 		if r := recover(); r != nil {
-			err = &core.PanicError{Value: r}
+			err = &core.PanicError{Value: r, Stack: debug.Stack()}
+			if s.logf != nil {
+				s.logf("ssekit: panic in an event stream: %v\n%s", r, debug.Stack())
+			}
 		}
 		n = cw.n
 	}()
@@ -142,6 +156,8 @@ func (s *Stream) run(w io.Writer, watchConn bool) (n int64, err error) {
 	// shutdown) finishes the body cleanly, unless a write failed.
 	if pe := (*core.PanicError)(nil); !errors.As(err, &pe) {
 		err = cw.err
+	} else if s.logf != nil {
+		s.logf("ssekit: panic in an event stream: %v\n%s", pe.Value, pe.Stack)
 	}
 	return cw.n, err
 }
