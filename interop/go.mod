@@ -11,6 +11,7 @@ replace (
 	github.com/ssekit/ssekit/adapters/fiber => ../adapters/fiber
 	github.com/ssekit/ssekit/adapters/fiberv3 => ../adapters/fiberv3
 	github.com/ssekit/ssekit/adapters/gin => ../adapters/gin
+	github.com/ssekit/ssekit/broker/redis => ../broker/redis
 )
 
 require (
@@ -19,11 +20,13 @@ require (
 	github.com/gofiber/fiber/v3 v3.1.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/labstack/echo/v5 v5.4.4
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/ssekit/ssekit/adapters/echo v0.0.0
 	github.com/ssekit/ssekit/adapters/echov5 v0.0.0
 	github.com/ssekit/ssekit/adapters/fiber v0.0.0
 	github.com/ssekit/ssekit/adapters/fiberv3 v0.0.0
 	github.com/ssekit/ssekit/adapters/gin v0.0.0
+	github.com/ssekit/ssekit/broker/redis v0.0.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -31,6 +34,7 @@ require (
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudwego/base64x v0.1.6 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
@@ -65,6 +69,7 @@ require (
 	github.com/valyala/fasthttp v1.78.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
