@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/ssekit/ssekit/broker"
@@ -80,11 +79,17 @@ type posted struct {
 	ID string `json:"id"`
 }
 
-// streamRequest is what GET /rooms/{room}/events reads from the request.
+// joining is the body of POST /rooms/{room}/join.
+type joining struct {
+	User string `json:"user"`
+}
+
+// streamRequest is what GET /rooms/{room}/events reads from the request. A
+// GET never publishes anything: announcing a user is a POST (join), which
+// a page of another site cannot send (see checkPost).
 type streamRequest struct {
 	Room        string
 	Token       string // X-Chat-Token header, or token query parameter
-	User        string // user query parameter: announce that user's arrival
 	LastEventID string // Last-Event-ID header, sent by a reconnecting client
 	Since       string // since query parameter: where a first connection starts
 }
@@ -93,9 +98,12 @@ type streamRequest struct {
 // topics, the events route subscribes to one, the messages route publishes
 // to it.
 type chat struct {
-	broker *broker.Broker
-	token  string
-	page   []byte // page.html with the backend filled in
+	broker  *broker.Broker
+	token   string
+	page    []byte // page.html with the backend filled in
+	limits  Limits
+	limiter *limiter   // messages and joins per client
+	rooms   *roomTable // rooms holding messages
 }
 
 // chatOptions configures newChat.
@@ -103,12 +111,20 @@ type chatOptions struct {
 	Backend     broker.Backend // nil: the in-memory backend
 	BackendName string         // shown on the page, such as "memory"
 	Token       string         // the token of private rooms; empty refuses everyone
+	Limits      Limits         // zero fields: defaultLimits
 }
 
 // newChat returns the chat application on a new broker.
 func newChat(o chatOptions) *chat {
-	c := &chat{token: o.Token}
-	c.broker = broker.New(broker.Options{Backend: o.Backend, Authorize: c.authorize})
+	l := o.Limits.withDefaults()
+	c := &chat{token: o.Token, limits: l, limiter: newLimiter(l), rooms: newRoomTable(l)}
+	backend := o.Backend
+	if backend == nil {
+		// Each room keeps RoomLog messages for RoomAge at most: with
+		// MaxRooms, this bounds what the chat holds (see defaultLimits).
+		backend = broker.NewMemory(broker.MemoryOptions{MaxLen: l.RoomLog, MaxAge: l.RoomAge})
+	}
+	c.broker = broker.New(broker.Options{Backend: backend, Authorize: c.authorize})
 	b, err := pageFS.ReadFile("page.html")
 	if err != nil {
 		panic(err)
@@ -154,8 +170,10 @@ func checkRoom(room string) error {
 	return nil
 }
 
-// checkText trims s and checks that it has 1 to limit characters and no
-// control characters (newlines and tabs only when multiline).
+// checkText trims s and checks that it has 1 to limit characters (runes,
+// counted before any escaping) and none of the characters badRune refuses:
+// controls (newlines and tabs only when multiline), format characters
+// such as the bidi overrides, line and paragraph separators.
 func checkText(field, s string, limit int, multiline bool) (string, error) {
 	s = strings.TrimSpace(s)
 	switch n := utf8.RuneCountInString(s); {
@@ -165,32 +183,55 @@ func checkText(field, s string, limit int, multiline bool) (string, error) {
 		return "", core.Error(http.StatusBadRequest, field+" is too long: at most "+strconv.Itoa(limit)+" characters")
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
-			return "", core.Error(http.StatusBadRequest, field+" has a control character")
+		if badRune(r, multiline) {
+			return "", core.Error(http.StatusBadRequest, field+" has a control or format character (U+"+strings.ToUpper(strconv.FormatInt(int64(r), 16))+")")
 		}
 	}
 	return s, nil
 }
 
+// errBodyTimeout answers a body not sent within Limits.BodyTimeout.
+var errBodyTimeout = core.Error(http.StatusRequestTimeout, "the body was not sent in time")
+
+// errBodyTooLarge answers a body over maxBody bytes.
+var errBodyTooLarge = core.Error(http.StatusRequestEntityTooLarge, "body too large: at most 16 KiB")
+
+// decodeJSON reads a POST body of at most maxBody bytes into v: one JSON
+// object with no other fields than v's. shape shows the expected object
+// in the error.
+func decodeJSON(body io.Reader, v any, shape string) error {
+	b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
+	var tooLarge *http.MaxBytesError
+	var timeout net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return errBodyTooLarge
+	case errors.As(err, &timeout) && timeout.Timeout():
+		return errBodyTimeout
+	case err != nil:
+		return core.Error(http.StatusBadRequest, "could not read the body")
+	case len(b) > maxBody:
+		return errBodyTooLarge
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return core.Error(http.StatusBadRequest, "body must be a JSON object "+shape+": "+err.Error())
+	}
+	if d.More() {
+		return core.Error(http.StatusBadRequest, "body must hold one JSON object")
+	}
+	return nil
+}
+
 // decodeMessage reads and validates a POST body: one JSON object with
 // exactly the fields "user" and "text".
 func decodeMessage(body io.Reader) (message, error) {
-	b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
-	if err != nil {
-		return message{}, core.Error(http.StatusBadRequest, "could not read the body")
-	}
-	if len(b) > maxBody {
-		return message{}, core.Error(http.StatusRequestEntityTooLarge, "body too large: at most 16 KiB")
-	}
 	var m message
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&m); err != nil {
-		return message{}, core.Error(http.StatusBadRequest, `body must be a JSON object {"user": "...", "text": "..."}: `+err.Error())
+	if err := decodeJSON(body, &m, `{"user": "...", "text": "..."}`); err != nil {
+		return message{}, err
 	}
-	if d.More() {
-		return message{}, core.Error(http.StatusBadRequest, "body must hold one JSON object")
-	}
+	var err error
 	if m.User, err = checkText("user", m.User, maxUser, false); err != nil {
 		return message{}, err
 	}
@@ -200,22 +241,29 @@ func decodeMessage(body io.Reader) (message, error) {
 	return m, nil
 }
 
+// encodeJSON returns v as JSON without HTML escaping: json.Marshal would
+// turn each of <, > and & into a 6-byte \u003c, so that 2000 '<' became a
+// 12 KB event. The page renders every field as text (textContent), never
+// as HTML, so nothing needs that escaping.
+func encodeJSON(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 // subscribe is the events route: it returns the room's broker subscription,
 // which the framework's adapter streams. A reconnecting client (with
 // Last-Event-ID) gets what it missed first; a first connection starts live,
 // or from ?since= ("0": everything the room's log still holds, after the
-// ssekit-reset signal). With ?user= on a first connection, a "system" event
-// announces the user to the room.
+// ssekit-reset signal). It publishes nothing: a GET can be sent by any
+// page, an <img> or a link, so announcing a user is a POST (join).
 func (c *chat) subscribe(ctx context.Context, q streamRequest) (core.EventTarget, error) {
 	if err := checkRoom(q.Room); err != nil {
 		return nil, err
-	}
-	var user string
-	if q.User != "" {
-		var err error
-		if user, err = checkText("user", q.User, maxUser, false); err != nil {
-			return nil, err
-		}
 	}
 	from := q.LastEventID
 	if from == "" {
@@ -228,30 +276,71 @@ func (c *chat) subscribe(ctx context.Context, q streamRequest) (core.EventTarget
 	if err != nil {
 		return nil, err // 403 from authorize, 503 when the backend fails
 	}
-	if user != "" && q.LastEventID == "" {
-		// Published after Subscribe, so the newcomer sees it too.
-		n := notice{Kind: "join", User: user, Text: user + " joined"}
-		if _, err := c.broker.Publish(ctx, topic(q.Room), core.Message{Event: eventSystem, Data: n}); err != nil {
-			log.Printf("chat: announcing %s in %s: %v", user, q.Room, err)
-		}
-	}
 	return sub, nil
+}
+
+// admitPost checks a POST before its body is read: its origin and content
+// type (checkPost), the room, the token of a private room, and the
+// client's rate.
+func (c *chat) admitPost(ctx context.Context, q postRequest) error {
+	if err := checkPost(q); err != nil {
+		return err
+	}
+	if err := checkRoom(q.Room); err != nil {
+		return err
+	}
+	if err := c.authorize(withToken(ctx, q.Token), topic(q.Room)); err != nil {
+		return err
+	}
+	if !c.limiter.allow(clientKey(q.Client)) {
+		return core.Error(http.StatusTooManyRequests, "too many messages: slow down")
+	}
+	return nil
 }
 
 // post is the messages route: it validates the message and publishes it to
 // the room as a "message" event whose data is the JSON object.
-func (c *chat) post(ctx context.Context, room, token string, body io.Reader) (posted, error) {
-	if err := checkRoom(room); err != nil {
+func (c *chat) post(ctx context.Context, q postRequest) (posted, error) {
+	if err := c.admitPost(ctx, q); err != nil {
 		return posted{}, err
 	}
-	if err := c.authorize(withToken(ctx, token), topic(room)); err != nil {
-		return posted{}, err
-	}
-	m, err := decodeMessage(body)
+	m, err := decodeMessage(q.Body)
 	if err != nil {
 		return posted{}, err
 	}
-	id, err := c.broker.Publish(ctx, topic(room), core.Message{Event: eventMessage, Data: m})
+	return c.publish(ctx, q.Room, eventMessage, m)
+}
+
+// join is the join route: it announces a user to the room with a "system"
+// event. The page posts it once it has opened the room's stream, so the
+// newcomer sees it too.
+func (c *chat) join(ctx context.Context, q postRequest) (posted, error) {
+	if err := c.admitPost(ctx, q); err != nil {
+		return posted{}, err
+	}
+	var j joining
+	if err := decodeJSON(q.Body, &j, `{"user": "..."}`); err != nil {
+		return posted{}, err
+	}
+	user, err := checkText("user", j.User, maxUser, false)
+	if err != nil {
+		return posted{}, err
+	}
+	return c.publish(ctx, q.Room, eventSystem, notice{Kind: "join", User: user, Text: user + " joined"})
+}
+
+// publish publishes v as an event to room, if the room counts already or
+// one more room may (Limits.MaxRooms).
+func (c *chat) publish(ctx context.Context, room, event string, v any) (posted, error) {
+	data, err := encodeJSON(v)
+	if err != nil {
+		return posted{}, err
+	}
+	if !c.rooms.admit(room) {
+		return posted{}, core.Error(http.StatusServiceUnavailable, "too many active rooms: post to an existing room, or try again later")
+	}
+	id, err := c.broker.Publish(ctx, topic(room), core.Message{Event: event, Data: data})
+	c.rooms.published(room)
 	if err != nil {
 		log.Printf("chat: publishing to %s: %v", room, err)
 		if errors.Is(err, core.ErrShutdown) {
@@ -265,8 +354,15 @@ func (c *chat) post(ctx context.Context, room, token string, body io.Reader) (po
 // streamRequestOf reads a streamRequest from a net/http request (net/http,
 // Gin and Echo all hand one over).
 func streamRequestOf(r *http.Request, room, lastEventID string) streamRequest {
-	q := r.URL.Query()
-	return streamRequest{Room: room, Token: tokenOf(r), User: q.Get("user"), LastEventID: lastEventID, Since: q.Get("since")}
+	return streamRequest{Room: room, Token: tokenOf(r), LastEventID: lastEventID, Since: r.URL.Query().Get("since")}
+}
+
+// postRequestOf reads a postRequest from a net/http request. Its body is
+// limited already (guardBodies).
+func postRequestOf(r *http.Request, room string) postRequest {
+	return postRequest{Room: room, Token: tokenOf(r), ContentType: r.Header.Get("Content-Type"),
+		Origin: r.Header.Get("Origin"), FetchSite: r.Header.Get("Sec-Fetch-Site"), Host: r.Host,
+		Client: hostIP(r.RemoteAddr), Body: r.Body}
 }
 
 // tokenOf returns the token a net/http request carries.
@@ -293,7 +389,16 @@ func (c *chat) pageHandler(framework string) http.Handler {
 // them, can finish; the broker then closes its backend. stop calls the
 // broker's Shutdown again, which waits for that.
 func (c *chat) serveHTTP(ln net.Listener, h http.Handler) (stop func(context.Context) error) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           guardBodies(h, c.limits.BodyTimeout),
+		ReadHeaderTimeout: c.limits.ReadHeaderTimeout, // slow or partial headers
+		IdleTimeout:       c.limits.IdleTimeout,       // idle keep-alive connections
+		MaxHeaderBytes:    64 << 10,
+		// ReadTimeout and WriteTimeout stay 0: on net/http they would end
+		// every event stream after that long. guardBodies bounds reading
+		// a body instead, and the ssekit adapter bounds each write of a
+		// stream (core.WithWriteTimeout).
+	}
 	srv.RegisterOnShutdown(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
@@ -303,4 +408,39 @@ func (c *chat) serveHTTP(ln net.Listener, h http.Handler) (stop func(context.Con
 	return func(ctx context.Context) error {
 		return errors.Join(srv.Shutdown(ctx), c.broker.Shutdown(ctx))
 	}
+}
+
+// guardBodies bounds every request that may carry a body (any method but
+// GET and HEAD): its body must arrive within timeout (a read deadline on
+// this request only, so event streams, which are GETs, are never cut) and
+// hold at most maxBody bytes (http.MaxBytesReader, which also closes the
+// connection of a body too large).
+func guardBodies(h http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout)); err != nil {
+				http.Error(w, "cannot bound the body", http.StatusInternalServerError)
+				return
+			}
+			r.Body = timeoutBody{http.MaxBytesReader(w, r.Body, maxBody), w}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// timeoutBody is a request body that, once a read has timed out, asks for
+// the connection to be closed after the answer: what is left of the body
+// will not be read.
+type timeoutBody struct {
+	io.ReadCloser
+	w http.ResponseWriter
+}
+
+func (b timeoutBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		b.w.Header().Set("Connection", "close")
+	}
+	return n, err
 }

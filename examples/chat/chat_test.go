@@ -57,14 +57,21 @@ func TestFrameworks(t *testing.T) {
 
 // start serves the chat on fw on a loopback port with backend (nil: in
 // memory) and returns its base URL. The server and the broker stop, as main
-// stops them on a signal, when the test ends.
+// stops them on a signal, when the test ends. Its rate limit is lifted
+// (tests post faster than people); every other limit is the default.
 func start(t *testing.T, fw string, backend broker.Backend) string {
+	t.Helper()
+	return startWith(t, fw, backend, Limits{Rate: 1e6, Burst: 1e6})
+}
+
+// startWith is start with limits l.
+func startWith(t *testing.T, fw string, backend broker.Backend, l Limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newChat(chatOptions{Backend: backend, BackendName: "test backend", Token: testToken})
+	c := newChat(chatOptions{Backend: backend, BackendName: "test backend", Token: testToken, Limits: l})
 	stop := frameworks[fw](ln, c)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -243,9 +250,21 @@ func increasing(t *testing.T, ids ...string) {
 	}
 }
 
+// join announces user in room and returns the id of its event.
+func join(t *testing.T, hc *http.Client, base, room, user string) string {
+	t.Helper()
+	b, _ := json.Marshal(joining{User: user})
+	status, body := do(t, hc, http.MethodPost, base+"/rooms/"+room+"/join", string(b))
+	var p posted
+	if status != http.StatusCreated || json.Unmarshal([]byte(body), &p) != nil || p.ID == "" {
+		t.Fatalf("POST join %q to %s: %d %s; want 201 {\"id\": ...}", user, room, status, body)
+	}
+	return p.ID
+}
+
 // TestMessages: two messages posted to a room reach its stream in order,
-// with their ids; a message to another room does not; a newcomer with
-// ?user= is announced to the room.
+// with their ids; a message to another room does not; a newcomer who posts
+// to the join route is announced to the room.
 func TestMessages(t *testing.T) {
 	for _, fw := range names {
 		t.Run(fw, func(t *testing.T) {
@@ -253,7 +272,7 @@ func TestMessages(t *testing.T) {
 			base := start(t, fw, nil)
 			s := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
 
-			m1, m2 := message{"ann", "hello, room"}, message{"bob", "hi ann\nhow are you? ☕"}
+			m1, m2 := message{"ann", "hello, room"}, message{"bob", "hi ann\nhow are you? ☕ 👩\u200d💻\tok"}
 			id1 := post(t, hc, base, "lobby", m1)
 			id2 := post(t, hc, base, "lobby", m2)
 			increasing(t, id1, id2)
@@ -265,13 +284,15 @@ func TestMessages(t *testing.T) {
 			id3 := post(t, hc, base, "lobby", m3)
 			s.expectMessage(t, id3, m3) // and not the other room's message
 
-			// A newcomer announced with ?user=: both streams get the notice.
-			s2 := openStream(t, hc, base+"/rooms/lobby/events?user=carol", "", nil)
+			// A newcomer opens the room, then announces itself: both
+			// streams get the notice.
+			s2 := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
+			id4 := join(t, hc, base, "lobby", "carol")
 			for _, st := range []*stream{s, s2} {
 				ev := st.next(t)
 				var n notice
-				if ev.Type != "system" || json.Unmarshal([]byte(ev.Data), &n) != nil || n != (notice{"join", "carol", "carol joined"}) {
-					t.Fatalf("got event %q data %q; want carol's join notice", ev.Type, ev.Data)
+				if ev.Type != "system" || ev.LastEventID != id4 || json.Unmarshal([]byte(ev.Data), &n) != nil || n != (notice{"join", "carol", "carol joined"}) {
+					t.Fatalf("got event %q id %q data %q; want carol's join notice %s", ev.Type, ev.LastEventID, ev.Data, id4)
 				}
 				increasing(t, id3, ev.LastEventID)
 			}
@@ -335,7 +356,15 @@ func TestBadInput(t *testing.T) {
 		{"lobby", `{"text":"hi"}`, 400, "user is empty"},
 		{"lobby", `{"user":"` + strings.Repeat("a", 33) + `","text":"hi"}`, 400, "user is too long: at most 32 characters"},
 		{"lobby", `{"user":"ann","text":"` + strings.Repeat("é", 2001) + `"}`, 400, "text is too long: at most 2000 characters"},
-		{"lobby", `{"user":"a\u0007b","text":"hi"}`, 400, "user has a control character"},
+		{"lobby", `{"user":"a\u0007b","text":"hi"}`, 400, "user has a control or format character (U+7)"},
+		{"lobby", `{"user":"ann\u202Eevil","text":"hi"}`, 400, "user has a control or format character (U+202E)"},
+		{"lobby", `{"user":"ann` + "\u202e" + `evil","text":"hi"}`, 400, "user has a control or format character (U+202E)"},
+		{"lobby", `{"user":"ann","text":"abc\u2066def"}`, 400, "text has a control or format character (U+2066)"},
+		{"lobby", `{"user":"ann","text":"abc\u200Fdef"}`, 400, "text has a control or format character (U+200F)"},
+		{"lobby", `{"user":"ann","text":"a\u2028b"}`, 400, "text has a control or format character (U+2028)"},
+		{"lobby", `{"user":"ann","text":"a\u0000b"}`, 400, "text has a control or format character (U+0)"},
+		{"lobby", `{"user":"ann","text":"bad \ud800 surrogate"}`, 400, "text has a control or format character (U+FFFD)"},
+		{"lobby", `{"user":"ann\u200d","text":"hi"}`, 400, "user has a control or format character (U+200D)"},
 		{"lobby", `not json`, 400, "body must be a JSON object"},
 		{"lobby", ``, 400, "body must be a JSON object"},
 		{"lobby", `{"user":"ann","text":"hi","room":"x"}`, 400, "unknown field"},
@@ -349,8 +378,6 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"/rooms/no.dots/events", "bad room name"},
 		{"/rooms/-dash-first/events", "bad room name"},
-		{"/rooms/lobby/events?user=%07", "user has a control character"},
-		{"/rooms/lobby/events?user=" + strings.Repeat("u", 33), "user is too long"},
 		{"/rooms/lobby/events?since=" + strings.Repeat("1", 65), "since is too long"},
 	}
 	for _, fw := range names {
@@ -362,6 +389,16 @@ func TestBadInput(t *testing.T) {
 				status, body := do(t, hc, http.MethodPost, base+"/rooms/"+p.room+"/messages", p.body)
 				if status != p.status || !strings.Contains(body, p.want) {
 					t.Errorf("POST %.60q to %s: %d %q; want %d with %q", p.body, p.room, status, body, p.status, p.want)
+				}
+			}
+			for _, p := range []struct{ body, want string }{
+				{`{"user":"\u202Eevil"}`, "user has a control or format character (U+202E)"},
+				{`{"user":""}`, "user is empty"},
+				{`{"user":"ann","text":"hi"}`, "unknown field"},
+			} {
+				status, body := do(t, hc, http.MethodPost, base+"/rooms/lobby/join", p.body)
+				if status != http.StatusBadRequest || !strings.Contains(body, p.want) {
+					t.Errorf("POST join %.60q: %d %q; want 400 with %q", p.body, status, body, p.want)
 				}
 			}
 			for _, g := range gets {

@@ -18,13 +18,19 @@ func serveGin(ln net.Listener, c *chat) func(context.Context) error {
 	r.GET("/rooms/:room/events", ginsse.Handle(func(g *gin.Context) (core.EventTarget, error) {
 		return c.subscribe(g.Request.Context(), streamRequestOf(g.Request, g.Param("room"), ginsse.LastEventID(g)))
 	}, streamOptions...))
-	r.POST("/rooms/:room/messages", func(g *gin.Context) {
-		res, err := c.post(g.Request.Context(), g.Param("room"), tokenOf(g.Request), g.Request.Body)
-		if err != nil {
-			g.AbortWithStatusJSON(core.StatusOf(err), gin.H{"error": core.ErrorText(err)})
-			return
-		}
-		g.JSON(http.StatusCreated, res)
-	})
+	// The POST routes' bodies are bounded by serveHTTP (guardBodies).
+	for path, f := range map[string]func(context.Context, postRequest) (posted, error){
+		"/rooms/:room/messages": c.post,
+		"/rooms/:room/join":     c.join,
+	} {
+		r.POST(path, func(g *gin.Context) {
+			res, err := f(g.Request.Context(), postRequestOf(g.Request, g.Param("room")))
+			if err != nil {
+				g.AbortWithStatusJSON(core.StatusOf(err), gin.H{"error": core.ErrorText(err)})
+				return
+			}
+			g.JSON(http.StatusCreated, res)
+		})
+	}
 	return c.serveHTTP(ln, r)
 }

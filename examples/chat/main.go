@@ -14,19 +14,32 @@
 //	POST /rooms/{room}/messages {"user": "...", "text": "..."}: published to
 //	                            the room as a "message" event whose data is
 //	                            that JSON object; answers 201 {"id": "..."}
+//	POST /rooms/{room}/join     {"user": "..."}: announces the user to the
+//	                            room with a "system" event; answers 201
 //
 // Every event carries the broker's id ("ms-seq"). A client that reconnects
 // with Last-Event-ID gets exactly what it missed, then live events. A first
 // connection starts with live events, or with ?since=0 with everything the
 // room's log still holds (after the "ssekit-reset" signal, which means
-// "earlier events are gone"). With ?user=name, a first connection announces
-// the user to the room with a "system" event.
+// "earlier events are gone"). A GET never publishes: the page announces its
+// user with a POST to the join route once its stream is open.
 //
 // Input is checked: room names are 1 to 40 letters, digits, '-' and '_';
-// user names 1 to 32 characters and messages 1 to 2000, without control
-// characters; the body is one JSON object of at most 16 KiB. Bad input
-// answers 400 (413 for a body too large) with a message saying what is wrong,
-// the way each framework answers errors.
+// user names 1 to 32 characters and messages 1 to 2000, without control or
+// format characters (such as the bidi overrides; messages may hold
+// newlines, tabs and the zero-width joiners of emoji); the body is one JSON
+// object of at most 16 KiB. Bad input answers 400 (413 for a body too
+// large) with a message saying what is wrong, the way each framework
+// answers errors.
+//
+// The chat can be flooded by anyone who reaches it, so it bounds what a
+// client can make it hold or hold open (Limits, defaultLimits): a POST
+// must be application/json (else 415) from the page's own origin (else
+// 403); each client (IP address) may post 10 messages at once and 1 a
+// second after that (else 429); at most 50 rooms hold messages at once
+// (else 503), each keeping its last 50 messages for 30 minutes; headers
+// must arrive within 5 s, a body within 10 s, and an idle keep-alive
+// connection is closed after 60 s.
 //
 // Rooms whose name starts with "private-" show the broker's Authorize hook:
 // reading or posting needs the token given by -token (default "letmein"), in
@@ -104,7 +117,8 @@ func main() {
 		if err != nil {
 			log.Fatalf("chat: Redis at %s: %v", *redisAddr, err)
 		}
-		o.Backend = redisbroker.New(rdb, redisbroker.Options{Prefix: redisPrefix})
+		l := defaultLimits() // the same bounds per room as in memory, kept in Redis
+		o.Backend = redisbroker.New(rdb, redisbroker.Options{Prefix: redisPrefix, MaxLen: l.RoomLog, MaxAge: l.RoomAge})
 		o.BackendName = "Redis Streams at " + *redisAddr
 	}
 	c := newChat(o)
