@@ -10,6 +10,8 @@ import "context"
 //
 // A Backend value serves one Broker: [New] calls Start once, and
 // [Broker.Shutdown] calls Close. Every method may be called concurrently.
+// The strings passed to its methods (topics) may alias buffers the caller
+// reuses once the call returns: a backend copies what it keeps.
 //
 // The contract that makes resumption exact:
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime/debug"
+	"strings"
 	"sync"
 
 	"github.com/ssekit/ssekit/core"
@@ -193,10 +195,7 @@ func New(o Options) *Broker {
 // With the memory backend, when Publish returns the event is in every
 // subscriber's queue. After Shutdown it fails with [core.ErrShutdown].
 func (b *Broker) Publish(ctx context.Context, topic string, m core.Message) (string, error) {
-	b.mu.RLock()
-	closed := b.closed
-	b.mu.RUnlock()
-	if closed {
+	if b.isClosed() {
 		return "", core.ErrShutdown
 	}
 	if topic == "" {
@@ -218,15 +217,19 @@ func (b *Broker) Publish(ctx context.Context, topic string, m core.Message) (str
 	r.Close = m.Event == CloseEvent
 	id, err := b.backend.Append(ctx, topic, r)
 	if err != nil {
-		b.mu.RLock()
-		closed := b.closed
-		b.mu.RUnlock()
-		if closed {
+		if b.isClosed() {
 			return "", core.ErrShutdown
 		}
 		return "", err
 	}
 	return id.String(), nil
+}
+
+// isClosed reports whether Shutdown has started.
+func (b *Broker) isClosed() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.closed
 }
 
 // encodeBody encodes m without its id line, exactly as it is sent after the
@@ -252,9 +255,14 @@ func encodeBody(m core.Message) ([]byte, error) {
 // only.
 //
 // Errors carry an HTTP status for adapters: 400 without topics, 403 (or the
-// hook's own status) when Authorize refuses, 503 after Shutdown or when the
-// backend fails. On error the subscription is nil; calling Stop on it is a
-// no-op, so `return b.Subscribe(...)` from a handler is safe.
+// hook's own status) when Authorize refuses, 503 after Shutdown (matching
+// [core.ErrShutdown]) or when the backend fails. On error the subscription
+// is nil; calling Stop on it is a no-op, so `return b.Subscribe(...)` from a
+// handler is safe. A panic in Authorize or in the backend leaves nothing
+// registered and goes on to the caller.
+//
+// The broker keeps its own copy of the topic names, so they may alias a
+// buffer the caller reuses (such as Fiber's c.Params).
 //
 // A subscription must be run by a stream loop or stopped with Stop, or it
 // stays registered (and Shutdown waits for it).
@@ -274,6 +282,9 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 			}
 		}
 	}
+	if b.isClosed() {
+		return nil, unavailable(core.ErrShutdown)
+	}
 	s := &Subscription{
 		b:         b,
 		topics:    topics,
@@ -286,6 +297,12 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 	if !b.register(s) {
 		return nil, unavailable(core.ErrShutdown)
 	}
+	ok := false
+	defer func() {
+		if !ok { // the backend panicked: leave nothing registered
+			s.Stop(nil)
+		}
+	}()
 	for _, t := range topics {
 		if err := b.backend.Watch(ctx, t); err != nil {
 			s.Stop(err)
@@ -302,6 +319,7 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 		}
 		s.replay(entries, complete && perr == nil, after)
 	}
+	ok = true
 	return s, nil
 }
 
@@ -309,13 +327,26 @@ func unavailable(cause error) error {
 	return &statusError{http.StatusServiceUnavailable, ErrUnavailable.Error(), []error{ErrUnavailable, cause}}
 }
 
-// uniq returns topics without empty names and duplicates, in order.
+// uniq returns copies of topics without empty names and duplicates, in
+// order. The copies share one allocation; the caller's strings may alias a
+// buffer it reuses, and the broker keeps topics as map keys.
 func uniq(topics []string) []string {
 	out := make([]string, 0, len(topics))
+	n := 0
 	for _, t := range topics {
 		if t != "" && !contains(out, t) {
 			out = append(out, t)
+			n += len(t)
 		}
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, t := range out {
+		sb.WriteString(t)
+	}
+	all := sb.String()
+	for i, t := range out {
+		out[i], all = all[:len(t)], all[len(t):]
 	}
 	return out
 }
@@ -352,10 +383,17 @@ func (b *Broker) register(s *Subscription) bool {
 
 // remove takes s out of its topics' sets and unwatches them.
 func (b *Broker) remove(s *Subscription) {
+	if b.unregister(s) {
+		b.unwatch(s.topics[:s.watched])
+	}
+}
+
+// unregister takes s out of its topics' sets; false if it was not in them.
+func (b *Broker) unregister(s *Subscription) bool {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !s.registered {
-		b.mu.Unlock()
-		return
+		return false
 	}
 	s.registered = false
 	for i, t := range s.topics {
@@ -385,9 +423,24 @@ func (b *Broker) remove(s *Subscription) {
 	if b.closed && b.n == 0 {
 		close(b.idle)
 	}
-	b.mu.Unlock()
-	for _, t := range s.topics[:s.watched] {
-		b.backend.Unwatch(t)
+	return true
+}
+
+// unwatch undoes the backend's Watch of each topic, outside the broker's
+// lock. A panic in one Unwatch does not skip the others: it goes on once
+// they are done.
+func (b *Broker) unwatch(topics []string) {
+	for i, t := range topics {
+		func() {
+			done := false
+			defer func() {
+				if !done {
+					b.unwatch(topics[i+1:])
+				}
+			}()
+			b.backend.Unwatch(t)
+			done = true
+		}()
 	}
 }
 
@@ -395,18 +448,26 @@ func (b *Broker) remove(s *Subscription) {
 // enqueue of the shared frame each, under a short per-subscriber lock.
 func (b *Broker) deliver(e *Entry) {
 	b.mu.RLock()
+	defer b.mu.RUnlock()
 	if set := b.topics[e.Topic]; set != nil {
 		for _, s := range set.subs {
 			s.deliver(e)
 		}
 	}
-	b.mu.RUnlock()
 }
 
 // endAll ends every subscription with reason err (after what is queued).
 func (b *Broker) endAll(err error) {
+	for _, s := range b.all() {
+		s.end(err)
+	}
+}
+
+// all returns every registered subscription.
+func (b *Broker) all() []*Subscription {
 	b.mu.RLock()
-	var all []*Subscription
+	defer b.mu.RUnlock()
+	all := make([]*Subscription, 0, b.n)
 	for t, set := range b.topics {
 		for _, s := range set.subs {
 			if s.topics[0] == t { // once per subscription
@@ -414,10 +475,7 @@ func (b *Broker) endAll(err error) {
 			}
 		}
 	}
-	b.mu.RUnlock()
-	for _, s := range all {
-		s.end(err)
-	}
+	return all
 }
 
 // Shutdown stops the broker: Publish and Subscribe fail from now on, every
@@ -425,16 +483,10 @@ func (b *Broker) endAll(err error) {
 // reconnect with Last-Event-ID, to another instance or after a restart), and
 // Shutdown returns once every subscription has ended, or with ctx.Err() when
 // ctx is done first. Either way it closes the backend, which ends its
-// goroutines, before it returns. Later calls wait the same way.
+// goroutines, before it returns. Later calls wait the same way. A panic in
+// the backend's Close is returned as a [*core.PanicError].
 func (b *Broker) Shutdown(ctx context.Context) error {
-	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		if b.n == 0 {
-			close(b.idle)
-		}
-	}
-	b.mu.Unlock()
+	b.close()
 	b.endAll(core.ErrShutdown)
 	var err error
 	select {
@@ -443,14 +495,31 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	b.closeOnce.Do(func() {
+		defer close(b.closedDone)
+		defer func() {
+			if r := recover(); r != nil {
+				b.closeErr = &core.PanicError{Value: r, Stack: debug.Stack()}
+			}
+		}()
 		b.closeErr = b.backend.Close()
-		close(b.closedDone)
 	})
 	<-b.closedDone
 	if err == nil {
 		err = b.closeErr
 	}
 	return err
+}
+
+// close marks the broker closed: Publish and Subscribe fail from now on.
+func (b *Broker) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		if b.n == 0 {
+			close(b.idle)
+		}
+	}
 }
 
 // Len returns the number of subscriptions currently registered.

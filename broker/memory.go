@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -53,6 +54,7 @@ type Memory struct {
 
 // memLog is one topic's log, oldest first.
 type memLog struct {
+	topic   string // the log's own copy of the name
 	entries []memEntry
 	dropped ID // the greatest id trimmed from this topic
 }
@@ -102,8 +104,8 @@ func (m *Memory) Start(s Sink) {
 }
 
 // Append implements [Backend]. It delivers the entry to the sink before it
-// returns, so the memory broker's Publish has reached every subscriber's
-// queue when it returns.
+// returns, under its lock (which orders the deliveries), so the memory
+// broker's Publish has reached every subscriber's queue when it returns.
 func (m *Memory) Append(_ context.Context, topic string, r Record) (ID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -126,10 +128,11 @@ func (m *Memory) Append(_ context.Context, topic string, r Record) (ID, error) {
 	m.last = id
 	l := m.logs[topic]
 	if l == nil {
-		l = &memLog{}
-		m.logs[topic] = l
+		// Keep a copy: the caller's string may alias a buffer it reuses.
+		l = &memLog{topic: strings.Clone(topic)}
+		m.logs[l.topic] = l
 	}
-	e := NewEntry(topic, id, r.Body, r.Close)
+	e := NewEntry(l.topic, id, r.Body, r.Close)
 	l.entries = append(l.entries, memEntry{Entry: e, at: now})
 	if n := len(l.entries) - m.maxLen; n > 0 {
 		l.drop(n)

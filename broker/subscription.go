@@ -4,6 +4,10 @@ import (
 	"sync"
 )
 
+// maxIdleQueue is the largest queue capacity a subscription keeps once
+// drained: a burst's larger queue is released.
+const maxIdleQueue = 16
+
 // resetFrame is the encoded [ResetEvent] signal.
 var resetFrame = []byte("event: " + ResetEvent + "\ndata: \n\n")
 
@@ -30,6 +34,7 @@ type Subscription struct {
 	limit     int     // frames allowed in q; raised while a replay is queued
 	bytes     int     // bytes allowed in q, 0 for none; raised likewise
 	held      []Entry // live entries that arrived during the replay
+	heldBytes int
 	replaying bool
 	floor     ID   // entries up to this id are already queued or seen
 	ending    bool // no more frames: Drain reports the end once q is empty
@@ -44,22 +49,23 @@ func (s *Subscription) Topics() []string { return append([]string(nil), s.topics
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
 // Drain implements [core.EventTarget]: it appends every queued frame to dst.
+// A queue that grew past a few slots in a burst is released, so an idle
+// subscription keeps no large buffer.
 func (s *Subscription) Drain(dst []byte) ([]byte, bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, f := range s.q {
 		dst = append(dst, f...)
 	}
-	if cap(s.q) > 64 {
-		s.q = nil // do not pin a rare burst's queue
+	if cap(s.q) > maxIdleQueue {
+		s.q = nil
 	} else {
 		clear(s.q)
 		s.q = s.q[:0]
 	}
 	s.qbytes = 0
 	s.limit, s.bytes = s.b.limit, s.b.bytes
-	end := s.ending || s.stopped
-	s.mu.Unlock()
-	return dst, end
+	return dst, s.ending || s.stopped
 }
 
 // Stop implements [core.EventTarget]: it ends the subscription at once,
@@ -67,25 +73,29 @@ func (s *Subscription) Drain(dst []byte) ([]byte, bool) {
 // recorded, and leaves the broker. Only the first call has an effect; on a nil
 // subscription it does nothing.
 func (s *Subscription) Stop(err error) {
-	if s == nil {
+	if s == nil || !s.stop(err) {
 		return
 	}
+	signal(s.ready)
+	s.b.remove(s)
+}
+
+// stop marks s stopped; false if it already was.
+func (s *Subscription) stop(err error) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.stopped {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.stopped = true
 	if s.err == nil {
 		s.err = err
 	}
-	s.q, s.held = nil, nil
+	s.q, s.held, s.qbytes, s.heldBytes = nil, nil, 0, 0
 	if s.done != nil {
 		close(s.done)
 	}
-	s.mu.Unlock()
-	signal(s.ready)
-	s.b.remove(s)
+	return true
 }
 
 // Done returns a channel that is closed when the subscription has stopped.
@@ -117,65 +127,98 @@ func (s *Subscription) Err() error {
 
 // end makes the stream end after what is queued, with reason err.
 func (s *Subscription) end(err error) {
+	if s.endLocked(err) {
+		signal(s.ready)
+	}
+}
+
+// endLocked marks s ending; false if it already was, or stopped.
+func (s *Subscription) endLocked(err error) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.ending || s.stopped {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.ending = true
 	if s.err == nil {
 		s.err = err
 	}
-	s.mu.Unlock()
-	signal(s.ready)
+	return true
 }
 
-// deliver queues a live entry without blocking.
+// deliver queues a live entry without blocking; while the replay is read it
+// holds it back instead, within the same bounds.
 func (s *Subscription) deliver(e *Entry) {
-	s.mu.Lock()
-	if s.ending || s.stopped || e.ID.Compare(s.floor) <= 0 {
-		s.mu.Unlock()
-		return
-	}
-	if s.replaying {
-		if len(s.held) >= s.b.limit {
-			if s.b.overflow == Disconnect {
-				s.overflowLocked()
-				s.mu.Unlock()
-				signal(s.ready)
-				return
-			}
-			clear(s.held[:1])
-			s.held = append(s.held[:0], s.held[1:]...)
-		}
-		s.held = append(s.held, *e)
-		s.mu.Unlock()
-		return
-	}
-	wake := s.pushLocked(e)
-	s.mu.Unlock()
-	if wake {
+	if s.push(e) {
 		signal(s.ready)
 	}
+}
+
+// push queues or holds e and reports whether the stream loop needs a signal.
+func (s *Subscription) push(e *Entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ending || s.stopped || e.ID.Compare(s.floor) <= 0 {
+		return false
+	}
+	if s.replaying {
+		return s.holdLocked(e)
+	}
+	return s.pushLocked(e)
+}
+
+// full reports whether a queue of n items holding total bytes has no room
+// for one more of size bytes under s's bounds. One item always fits into an
+// empty queue, whatever its size.
+func (s *Subscription) full(n, total, size int) bool {
+	return n >= s.limit || (s.bytes > 0 && n > 0 && total+size > s.bytes)
+}
+
+// makeRoom drops the oldest items of q until one more of size bytes fits
+// within limit items and bytes (0: no byte bound) and returns what is left
+// and its new byte total.
+func makeRoom[T any](q []T, total, size, limit, bytes int, sizeOf func(*T) int) ([]T, int) {
+	k := 0
+	for k < len(q) && (len(q)-k >= limit || (bytes > 0 && total+size > bytes)) {
+		total -= sizeOf(&q[k])
+		k++
+	}
+	m := copy(q, q[k:])
+	clear(q[m:])
+	return q[:m], total
+}
+
+func frameSize(f *[]byte) int { return len(*f) }
+
+func entrySize(e *Entry) int { return len(e.Frame) }
+
+// holdLocked holds back a live entry that arrived while the replay is read,
+// under the bounds and overflow policy of the queue, and reports whether the
+// stream loop needs a signal.
+func (s *Subscription) holdLocked(e *Entry) bool {
+	n := len(e.Frame)
+	if s.full(len(s.held), s.heldBytes, n) {
+		if s.b.overflow == Disconnect {
+			s.overflowLocked()
+			return true
+		}
+		s.held, s.heldBytes = makeRoom(s.held, s.heldBytes, n, s.limit, s.bytes, entrySize)
+	}
+	s.held = append(s.held, *e)
+	s.heldBytes += n
+	return false
 }
 
 // pushLocked queues a live entry, applying the overflow policy, and reports
 // whether the stream loop needs a signal.
 func (s *Subscription) pushLocked(e *Entry) bool {
 	n := len(e.Frame)
-	if len(s.q) >= s.limit || (s.bytes > 0 && len(s.q) > 0 && s.qbytes+n > s.bytes) {
+	if s.full(len(s.q), s.qbytes, n) {
 		if s.b.overflow == Disconnect {
 			s.overflowLocked()
 			return true
 		}
-		k := 0 // DropOldest: drop the oldest frames until e fits
-		for k < len(s.q) && (len(s.q)-k >= s.limit || (s.bytes > 0 && s.qbytes+n > s.bytes)) {
-			s.qbytes -= len(s.q[k])
-			k++
-		}
-		m := copy(s.q, s.q[k:])
-		clear(s.q[m:])
-		s.q = s.q[:m]
+		s.q, s.qbytes = makeRoom(s.q, s.qbytes, n, s.limit, s.bytes, frameSize)
 	}
 	first := len(s.q) == 0
 	s.q = append(s.q, e.Frame)
@@ -194,19 +237,27 @@ func (s *Subscription) overflowLocked() {
 	if s.err == nil {
 		s.err = ErrSlowSubscriber
 	}
-	s.q, s.held, s.qbytes = nil, nil, 0
+	s.q, s.held, s.qbytes, s.heldBytes = nil, nil, 0, 0
 }
 
 // replay queues the signal (unless complete) and the logged entries after
 // the client's id, then the live entries held meanwhile that the replay did
 // not cover, and switches the subscription to live delivery.
 func (s *Subscription) replay(entries []Entry, complete bool, after ID) {
+	if s.replayLocked(entries, complete, after) {
+		signal(s.ready)
+	}
+}
+
+// replayLocked does replay's work under s.mu and reports whether the stream
+// loop needs a signal.
+func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	held := s.held
-	s.held, s.replaying = nil, false
+	s.held, s.heldBytes, s.replaying = nil, 0, false
 	if s.ending || s.stopped {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	if !complete {
 		s.q = append(s.q, resetFrame)
@@ -239,11 +290,7 @@ func (s *Subscription) replay(entries []Entry, complete bool, after ID) {
 			s.pushLocked(&held[i])
 		}
 	}
-	wake := len(s.q) > 0 || s.ending
-	s.mu.Unlock()
-	if wake {
-		signal(s.ready)
-	}
+	return len(s.q) > 0 || s.ending
 }
 
 // signal does a non-blocking send on a channel of capacity one.

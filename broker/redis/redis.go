@@ -232,45 +232,22 @@ func (b *Backend) entry(topic string, raw any) (broker.Entry, error) {
 // reader is failing, it waits for the reader's next attempt and returns its
 // error if that fails too.
 func (b *Backend) Watch(ctx context.Context, topic string) error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return errClosed
+	need, fails, wake, err := b.addWatch(topic)
+	if err != nil {
+		return err
 	}
-	w := b.watch[topic]
-	if w == nil {
-		b.version++
-		w = &watched{added: b.version}
-		b.watch[topic] = w
-	}
-	w.n++
-	need, fails, failing := w.added, b.fails, b.err != nil
-	waiting := b.applied < need
-	if waiting {
-		signal(b.changed) // also cuts a failing reader's backoff short
-	}
-	b.mu.Unlock()
-	if waiting && !failing {
+	if wake {
 		_ = b.wake(ctx)
 	}
 	for {
-		b.mu.Lock()
+		acked, err := b.watchState(need, fails)
 		switch {
-		case b.applied >= need:
-			b.mu.Unlock()
-			return nil
-		case b.closed:
-			b.mu.Unlock()
-			b.Unwatch(topic)
-			return errClosed
-		case b.fails != fails:
-			err := b.err
-			b.mu.Unlock()
+		case err != nil:
 			b.Unwatch(topic)
 			return err
+		case acked == nil:
+			return nil
 		}
-		acked := b.acked
-		b.mu.Unlock()
 		select {
 		case <-acked:
 		case <-ctx.Done():
@@ -278,6 +255,48 @@ func (b *Backend) Watch(ctx context.Context, topic string) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// addWatch counts one Watch of topic and returns the watch-set version the
+// reader must reach, the failure count to compare with, and whether the
+// reader's XREAD must be woken.
+func (b *Backend) addWatch(topic string) (need, fails uint64, wake bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, 0, false, errClosed
+	}
+	w := b.watch[topic]
+	if w == nil {
+		b.version++
+		w = &watched{added: b.version}
+		// Keep a copy: the caller's string may alias a buffer it reuses.
+		b.watch[strings.Clone(topic)] = w
+	}
+	w.n++
+	waiting := b.applied < w.added
+	if waiting {
+		signal(b.changed) // also cuts a failing reader's backoff short
+	}
+	return w.added, b.fails, waiting && b.err == nil, nil
+}
+
+// watchState reports where a Watch waiting for version need stands: a nil
+// channel once the reader has taken it in, an error once the backend is
+// closed or the reader failed again (its failure count moved past fails),
+// otherwise the channel to wait on.
+func (b *Backend) watchState(need, fails uint64) (<-chan struct{}, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.applied >= need:
+		return nil, nil
+	case b.closed:
+		return nil, errClosed
+	case b.fails != fails:
+		return nil, b.err
+	}
+	return b.acked, nil
 }
 
 // Unwatch implements [broker.Backend].
@@ -294,15 +313,10 @@ func (b *Backend) Unwatch(topic string) {
 // Close implements [broker.Backend]: it stops the reader, waits for it, and
 // deletes this instance's wake stream.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	first, started := b.markClosed()
+	if !first {
 		return nil
 	}
-	b.closed = true
-	close(b.acked) // wake Watch callers; they see closed
-	started := b.started
-	b.mu.Unlock()
 	signal(b.changed)
 	if !started {
 		return nil
@@ -313,6 +327,19 @@ func (b *Backend) Close() error {
 	<-b.done
 	_ = b.c.Del(ctx, b.keyWake).Err()
 	return nil
+}
+
+// markClosed marks the backend closed and wakes Watch callers; first is
+// false if it already was.
+func (b *Backend) markClosed() (first, started bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false, b.started
+	}
+	b.closed = true
+	close(b.acked) // wake Watch callers; they see closed
+	return true, b.started
 }
 
 func (b *Backend) isClosed() bool {
@@ -329,6 +356,22 @@ func (b *Backend) wake(ctx context.Context) error {
 		return nil
 	})
 	return err
+}
+
+// watchSet returns the streams the reader reads (the wake stream first) and
+// the version of the watch set, or closed.
+func (b *Backend) watchSet() (streams []string, version uint64, closed bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, 0, true
+	}
+	streams = make([]string, 0, 1+len(b.watch))
+	streams = append(streams, b.keyWake)
+	for t := range b.watch {
+		streams = append(streams, b.topicPrefix+t)
+	}
+	return streams, b.version, false
 }
 
 // ack records that the reader has taken in version v of the watch set with
@@ -357,17 +400,10 @@ func (b *Backend) read() {
 	)
 	ctx := context.Background()
 	for {
-		b.mu.Lock()
-		if b.closed {
-			b.mu.Unlock()
+		streams, v, closed := b.watchSet()
+		if closed {
 			return
 		}
-		streams := []string{b.keyWake}
-		for t := range b.watch {
-			streams = append(streams, b.topicPrefix+t)
-		}
-		v := b.version
-		b.mu.Unlock()
 
 		if len(streams) == 1 { // nothing watched: wait for a topic
 			known = false
@@ -469,14 +505,7 @@ func (b *Backend) dispatch(res []goredis.XStream, cursor broker.ID, wakeID *stri
 // Until the reader has a cursor again, Watch waits for its next attempt (a
 // topic watched now could miss entries appended before the cursor is set).
 func (b *Backend) failed(err error, tries *int) {
-	b.mu.Lock()
-	if !b.closed {
-		b.err, b.applied = err, 0
-		b.fails++
-		close(b.acked)
-		b.acked = make(chan struct{})
-	}
-	b.mu.Unlock()
+	b.recordFailure(err)
 	b.sink.Fail(err)
 	d := 50 * time.Millisecond << min(*tries, 6)
 	*tries++
@@ -485,6 +514,19 @@ func (b *Backend) failed(err error, tries *int) {
 	select {
 	case <-t.C:
 	case <-b.changed:
+	}
+}
+
+// recordFailure records the reader's failure and wakes Watch callers, which
+// return err.
+func (b *Backend) recordFailure(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.err, b.applied = err, 0
+		b.fails++
+		close(b.acked)
+		b.acked = make(chan struct{})
 	}
 }
 
