@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,20 +27,26 @@ const HeaderTimeout = 2 * time.Second
 // dispatched, where a scenario reads one at a time.
 const EventTimeout = 2 * time.Second
 
-// Env is what a scenario works with: the harness under test, an HTTP client
-// of its own, and helpers that open streams and read them with the
-// spec-exact parser of package client, always under a deadline.
+// Env is what a scenario works with: the harness under test, the transport
+// of this run, an HTTP client of its own that speaks it, and helpers that
+// open streams and read them with the spec-exact parser of package client,
+// always under a deadline.
 //
 // Every resource an Env hands out (servers, responses, connections) is
 // released by the test's cleanups, streams first, then servers, then the
 // client's idle connections.
 type Env struct {
 	// Client is the scenario's HTTP client. Its transport is its own
-	// (closed when the scenario ends), asks for no compression and uses no
-	// proxy; it has no overall timeout, since requests carry deadlines.
+	// (closed when the scenario ends), speaks Transport only, asks for no
+	// compression and uses no proxy; it has no overall timeout, since
+	// requests carry deadlines.
 	Client *http.Client
 	// Timeout bounds each request, DefaultTimeout unless a scenario changes it.
 	Timeout time.Duration
+	// Transport is the transport of this run: Serve starts servers that
+	// speak it and Client speaks it. A scenario that cannot run over it
+	// (one that writes HTTP/1.1 bytes itself, say) skips itself, saying why.
+	Transport Transport
 
 	h         Harness
 	transport *http.Transport
@@ -49,21 +54,15 @@ type Env struct {
 	cancel    context.CancelFunc
 }
 
-// newEnv returns the Env of one scenario run; t's cleanups release it.
-func newEnv(t testing.TB, h Harness) *Env {
-	tr := &http.Transport{
-		Proxy:              nil,
-		DialContext:        (&net.Dialer{Timeout: DefaultTimeout}).DialContext,
-		DisableCompression: true,
-		MaxIdleConns:       10,
-		IdleConnTimeout:    DefaultTimeout,
-		// Headers leave before the first event (see the
-		// headers-before-first-event scenario), so a stream whose headers
-		// are late fails fast.
-		ResponseHeaderTimeout: HeaderTimeout,
-	}
+// newEnv returns the Env of one scenario run over HTTP/1.1; t's cleanups
+// release it.
+func newEnv(t testing.TB, h Harness) *Env { return newEnvOver(t, h, HTTP1) }
+
+// newEnvOver is newEnv over tr.
+func newEnvOver(t testing.TB, h Harness, tr Transport) *Env {
+	ht := newTransport(tr)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Env{Client: &http.Client{Transport: tr}, Timeout: DefaultTimeout, h: h, transport: tr, ctx: ctx, cancel: cancel}
+	e := &Env{Client: &http.Client{Transport: ht}, Timeout: DefaultTimeout, Transport: tr, h: h, transport: ht, ctx: ctx, cancel: cancel}
 	t.Cleanup(e.stop)
 	return e
 }
@@ -81,11 +80,21 @@ func (e *Env) stop() {
 // outlives the scenario.
 func (e *Env) Context() context.Context { return e.ctx }
 
-// Serve serves h through the harness, passing opts to the adapter, and
-// returns the server's base URL (without a trailing slash).
+// Serve serves h through the harness, passing opts to the adapter, on a
+// server speaking e.Transport (started by the suite for a [HandlerHarness],
+// by the harness's Serve otherwise), and returns the server's base URL
+// (without a trailing slash).
 func (e *Env) Serve(t testing.TB, h Handler, opts ...core.Option) string {
 	t.Helper()
-	base := e.h.Serve(t, h, opts...)
+	var base string
+	if hh, ok := e.h.(HandlerHarness); ok {
+		base = serveOn(t, e.Transport, hh.Handler(t, h, opts...))
+	} else {
+		if e.Transport != HTTP1 {
+			t.Fatalf("conformance: the harness serves a base URL only (no HandlerHarness), so HTTP/1.1 only; got transport %s", e.Transport)
+		}
+		base = e.h.Serve(t, h, opts...)
+	}
 	// Registered after the harness's own cleanup, so it runs before it:
 	// producers wake up and idle connections go before the server stops.
 	t.Cleanup(e.stop)
@@ -135,6 +144,9 @@ func (e *Env) do(t testing.TB, req *http.Request) (*http.Response, context.Cance
 		cancel()
 		resp.Body.Close()
 	})
+	if resp.ProtoMajor != protoMajor(e.Transport) {
+		t.Fatalf("%s %s: got a response over %s; want it over %s", req.Method, req.URL, resp.Proto, e.Transport)
+	}
 	return resp, cancel
 }
 

@@ -48,3 +48,57 @@ type HarnessFunc func(t testing.TB, h Handler, opts ...core.Option) string
 func (f HarnessFunc) Serve(t testing.TB, h Handler, opts ...core.Option) string {
 	return f(t, h, opts...)
 }
+
+// Transport is how the suite's client reaches a server: the subtests of
+// [Run] are named after it (TestConformance/h2/heartbeat).
+type Transport string
+
+// The transports of the suite, in the order [Run] runs them.
+const (
+	// HTTP1 is HTTP/1.1 over TCP, without TLS.
+	HTTP1 Transport = "http1"
+	// H2 is HTTP/2 over TLS, negotiated with ALPN, as browsers speak it.
+	H2 Transport = "h2"
+	// H2C is HTTP/2 over TCP without TLS, with prior knowledge (the client
+	// speaks HTTP/2 at once), as proxies and gRPC-style clients speak it.
+	H2C Transport = "h2c"
+)
+
+// HandlerHarness is a [Harness] for an adapter built on net/http: besides
+// Serve, it returns the adapter's http.Handler, and the suite starts the
+// servers itself, on every [Transport] (HTTP/1.1, HTTP/2 over TLS and h2c),
+// each on 127.0.0.1 with a certificate the suite's clients trust. The
+// simplest way to write one is [HandlerHarnessFunc].
+type HandlerHarness interface {
+	Harness
+	// Handler returns an http.Handler that answers every path and method
+	// with h through the adapter, passing opts to the adapter. It may
+	// register cleanups on t (checks of a framework's own log, say); the
+	// suite stops the server before they run.
+	Handler(t testing.TB, h Handler, opts ...core.Option) http.Handler
+}
+
+// HandlerHarnessFunc adapts a function returning an http.Handler to
+// [HandlerHarness]. Its Serve serves the handler over HTTP/1.1.
+type HandlerHarnessFunc func(t testing.TB, h Handler, opts ...core.Option) http.Handler
+
+// Handler calls f.
+func (f HandlerHarnessFunc) Handler(t testing.TB, h Handler, opts ...core.Option) http.Handler {
+	return f(t, h, opts...)
+}
+
+// Serve serves f's handler on a loopback HTTP/1.1 server, stopped by
+// t.Cleanup, and returns its base URL.
+func (f HandlerHarnessFunc) Serve(t testing.TB, h Handler, opts ...core.Option) string {
+	return serveOn(t, HTTP1, f(t, h, opts...))
+}
+
+// HarnessTransports returns the transports [Run] uses with h: every
+// [Transport] for a [HandlerHarness], only [HTTP1] for a harness that gives
+// a base URL only (such as one on fasthttp, which has no HTTP/2).
+func HarnessTransports(h Harness) []Transport {
+	if _, ok := h.(HandlerHarness); ok {
+		return []Transport{HTTP1, H2, H2C}
+	}
+	return []Transport{HTTP1}
+}

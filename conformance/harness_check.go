@@ -13,15 +13,23 @@ import (
 // CheckHarness checks a harness's request mapping on its own, before [Run]
 // relies on it: the root path and a nested one, GET and POST, the query, the
 // Last-Event-ID header (as LastEventID and in Header) and a non-nil Context
-// must reach the handler as sent, and Body too when the harness maps it.
+// must reach the handler as sent, and Body too when the harness maps it. It
+// checks over every transport of [HarnessTransports], each a subtest.
 func CheckHarness(t *testing.T, h Harness) {
 	t.Helper()
+	for _, tr := range HarnessTransports(h) {
+		t.Run(string(tr), func(t *testing.T) { checkHarness(t, h, tr) })
+	}
+}
+
+func checkHarness(t *testing.T, h Harness, ht Transport) {
 	type seen struct {
 		r    Request
 		body string
 	}
 	got := make(chan seen, 1)
-	base := h.Serve(t, func(r Request) (core.EventTarget, error) {
+	env := newEnvOver(t, h, ht)
+	base := env.Serve(t, func(r Request) (core.EventTarget, error) {
 		s := seen{r: r}
 		if r.Body != nil {
 			b, _ := io.ReadAll(r.Body)
@@ -32,9 +40,7 @@ func CheckHarness(t *testing.T, h Harness) {
 		tg.Close()
 		return tg, nil
 	})
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: DefaultTimeout}
+	hc := &http.Client{Transport: env.transport, Timeout: DefaultTimeout}
 	for _, tc := range []struct{ method, path, query, body string }{
 		{http.MethodGet, "/", "", ""},
 		{http.MethodPost, "/a/b", "x=1&y=2", "posted"},
@@ -57,6 +63,9 @@ func CheckHarness(t *testing.T, h Harness) {
 			t.Fatalf("%s %s: the handler was not called", tc.method, tc.path)
 		}
 		r := s.r
+		if resp.ProtoMajor != protoMajor(ht) {
+			t.Errorf("%s %s: got a response over %s; want it over %s", tc.method, tc.path, resp.Proto, ht)
+		}
 		if resp.StatusCode != http.StatusOK || r.Method != tc.method || r.Path != tc.path || r.Query != tc.query ||
 			r.LastEventID != "7" || r.Header.Get("Last-Event-ID") != "7" || r.Context == nil {
 			t.Errorf("%s %s?%s: got status %d, request %+v; want 200 and the request as sent",

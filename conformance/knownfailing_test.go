@@ -115,12 +115,13 @@ func TestHelperProcess(t *testing.T) {
 // outcome is what a child run reported.
 type outcome struct {
 	failed  bool              // the child exited with an error
-	results map[string]string // subtest name -> PASS, FAIL or SKIP
+	results map[string]string // scenario ("h2/name" over h2) -> PASS, FAIL or SKIP
 	output  string
 	err     error // the child could not be run
 }
 
-var resultRE = regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): TestHelperProcess/(\S+)`)
+// resultRE matches a scenario's result line: TestHelperProcess/<transport>/<scenario>.
+var resultRE = regexp.MustCompile(`(?m)^\s*--- (PASS|FAIL|SKIP): TestHelperProcess/(http1|h2|h2c)/(\S+)`)
 
 // runHelper runs TestHelperProcess in a child process in the given mode.
 func runHelper(t *testing.T, mode string) outcome {
@@ -149,7 +150,11 @@ func startHelper(mode string) outcome {
 		o.err = err
 	}
 	for _, m := range resultRE.FindAllStringSubmatch(o.output, -1) {
-		o.results[m[2]] = m[1]
+		name := m[3] // HTTP/1.1 results by scenario name, others as "h2/name"
+		if m[2] != string(conformance.HTTP1) {
+			name = m[2] + "/" + name
+		}
+		o.results[name] = m[1]
 	}
 	return o
 }

@@ -23,8 +23,10 @@ type config struct {
 
 // Skip names scenarios the harness cannot support, for example a feature its
 // framework lacks. A skipped scenario still appears in the test output, as a
-// skipped subtest that says why. Naming a scenario that does not exist fails
-// the run, so the list cannot rot.
+// skipped subtest that says why. A name applies on every transport; prefixed
+// with a transport ("h2/heartbeat") it applies on that one only. Naming a
+// scenario that does not exist, or a transport the harness is not run on,
+// fails the run, so the list cannot rot.
 func Skip(names ...string) RunOption {
 	return func(c *config) {
 		for _, n := range names {
@@ -37,8 +39,9 @@ func Skip(names ...string) RunOption {
 // connect's conformance runner: a listed scenario that fails is reported as
 // a skipped subtest ("known failing, failed as expected", with its failure
 // messages) and does not fail the run, while a listed scenario that passes
-// fails the run, so the list is pruned as soon as a fix lands. Naming a
-// scenario that does not exist fails the run.
+// fails the run, so the list is pruned as soon as a fix lands. Names are as
+// for [Skip]: "heartbeat" on every transport, "h2c/heartbeat" on one.
+// Naming a scenario that does not exist fails the run.
 func KnownFailing(names ...string) RunOption {
 	return func(c *config) {
 		for _, n := range names {
@@ -61,9 +64,10 @@ func NoLeakCheck() RunOption {
 	return func(c *config) { c.leak = false }
 }
 
-// Run runs every scenario of [Scenarios] against h, each as a subtest named
-// after the scenario. See the package documentation for the order, the
-// parallelism and the leak checks.
+// Run runs every scenario of [Scenarios] against h, on every transport of
+// [HarnessTransports], each scenario as a subtest named after its transport
+// and itself (TestConformance/h2/heartbeat). See the package documentation
+// for the order, the parallelism and the leak checks.
 func Run(t *testing.T, h Harness, opts ...RunOption) {
 	t.Helper()
 	RunScenarios(t, h, Scenarios(), opts...)
@@ -73,25 +77,50 @@ func Run(t *testing.T, h Harness, opts ...RunOption) {
 // a subset of [Scenarios], or scenarios of its own (for example ones specific
 // to a framework), which follow the same rules.
 //
-// Serial scenarios run first, one after another, each followed by its own
-// goroutine-leak check. The others then run in parallel (after the calling
-// test function returns, as parallel subtests do), and one leak check covers
-// them all once they have finished.
+// Each transport is a subtest. The serial scenarios of every transport run
+// first, one after another, each followed by its own goroutine-leak check.
+// The others then run in parallel, those of every transport together (after
+// the calling test function returns, as parallel subtests do), and one leak
+// check covers them all once they have finished.
 func RunScenarios(t *testing.T, h Harness, scenarios []Scenario, opts ...RunOption) {
 	t.Helper()
 	c := &config{skip: map[string]bool{}, known: map[string]bool{}, leak: true}
 	for _, o := range opts {
 		o(c)
 	}
-	if !c.validate(t, scenarios) {
+	transports := HarnessTransports(h)
+	if !c.validate(t, scenarios, transports) {
 		return
 	}
-	for _, s := range scenarios {
-		if s.Serial {
-			t.Run(s.Name, func(t *testing.T) { c.run(t, h, s) })
-		}
+	if _, ok := h.(HandlerHarness); !ok {
+		t.Logf("conformance: the harness gives a base URL only, so the suite runs over HTTP/1.1 only " +
+			"(a conformance.HandlerHarness runs over h2 and h2c too)")
 	}
-	if c.leak && slices.ContainsFunc(scenarios, func(s Scenario) bool { return !s.Serial }) {
+	parallel := slices.ContainsFunc(scenarios, func(s Scenario) bool { return !s.Serial })
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			for _, s := range scenarios {
+				if s.Serial {
+					t.Run(s.Name, func(t *testing.T) { c.run(t, h, tr, s) })
+				}
+			}
+			if !parallel {
+				return
+			}
+			// Wait until the serial scenarios of every transport have run:
+			// the parallel ones of all transports then run together.
+			t.Parallel()
+			for _, s := range scenarios {
+				if !s.Serial {
+					t.Run(s.Name, func(t *testing.T) {
+						t.Parallel()
+						c.run(t, h, tr, s)
+					})
+				}
+			}
+		})
+	}
+	if c.leak && parallel {
 		// Taken after the serial phase, so that a goroutine a serial scenario
 		// leaked (already reported) is not reported twice.
 		base := goleak.IgnoreCurrent()
@@ -101,18 +130,10 @@ func RunScenarios(t *testing.T, h Harness, scenarios []Scenario, opts ...RunOpti
 			}
 		})
 	}
-	for _, s := range scenarios {
-		if !s.Serial {
-			t.Run(s.Name, func(t *testing.T) {
-				t.Parallel()
-				c.run(t, h, s)
-			})
-		}
-	}
 }
 
 // validate reports misuse: a bad scenario list or option naming no scenario.
-func (c *config) validate(t *testing.T, scenarios []Scenario) bool {
+func (c *config) validate(t *testing.T, scenarios []Scenario, transports []Transport) bool {
 	t.Helper()
 	ok := true
 	names := map[string]bool{}
@@ -132,11 +153,20 @@ func (c *config) validate(t *testing.T, scenarios []Scenario) bool {
 		names  map[string]bool
 	}{{"Skip", c.skip}, {"KnownFailing", c.known}} {
 		for _, n := range slices.Sorted(maps.Keys(list.names)) {
-			if !names[n] {
-				t.Errorf("conformance.%s: no scenario is named %q", list.option, n)
+			tr, name, scoped := strings.Cut(n, "/")
+			if !scoped {
+				name = n
+			}
+			switch {
+			case scoped && !slices.Contains(transports, Transport(tr)):
+				t.Errorf("conformance.%s(%q): the harness is not run over %q (transports: %v)", list.option, n, tr, transports)
+				ok = false
+			case !names[name]:
+				t.Errorf("conformance.%s: no scenario is named %q", list.option, name)
 				ok = false
 			}
-			if list.option == "KnownFailing" && c.skip[n] {
+			if list.option == "KnownFailing" && (c.skip[n] || c.skip[name] ||
+				!scoped && slices.ContainsFunc(transports, func(tr Transport) bool { return c.skip[string(tr)+"/"+name] })) {
 				t.Errorf("conformance: %q is listed both in Skip and in KnownFailing", n)
 				ok = false
 			}
@@ -145,13 +175,14 @@ func (c *config) validate(t *testing.T, scenarios []Scenario) bool {
 	return ok
 }
 
-// run runs one scenario in its subtest.
-func (c *config) run(t *testing.T, h Harness, s Scenario) {
+// run runs one scenario over tr in its subtest.
+func (c *config) run(t *testing.T, h Harness, tr Transport, s Scenario) {
+	scoped := string(tr) + "/" + s.Name
 	switch {
-	case c.skip[s.Name]:
+	case c.skip[s.Name] || c.skip[scoped]:
 		t.Skipf("skipped: the harness lists %q in conformance.Skip (feature not supported)", s.Name)
-	case c.known[s.Name]:
-		c.runKnownFailing(t, h, s)
+	case c.known[s.Name] || c.known[scoped]:
+		c.runKnownFailing(t, h, tr, s)
 	default:
 		if s.Serial && c.leak {
 			base := goleak.IgnoreCurrent()
@@ -163,7 +194,7 @@ func (c *config) run(t *testing.T, h Harness, s Scenario) {
 				}
 			})
 		}
-		s.run(t, newEnv(t, h))
+		s.run(t, newEnvOver(t, h, tr))
 	}
 }
 
@@ -186,13 +217,13 @@ func (c *config) findLeaks(base goleak.Option) error {
 
 // runKnownFailing runs s against a recorder instead of t, so that its failure
 // is observed rather than propagated, and turns the outcome around.
-func (c *config) runKnownFailing(t *testing.T, h Harness, s Scenario) {
+func (c *config) runKnownFailing(t *testing.T, h Harness, tr Transport, s Scenario) {
 	r := newRecorder(t)
 	var base goleak.Option
 	if s.Serial && c.leak {
 		base = goleak.IgnoreCurrent()
 	}
-	r.do(func() { s.run(r, newEnv(r, h)) })
+	r.do(func() { s.run(r, newEnvOver(r, h, tr)) })
 	r.runCleanups()
 	if base != nil {
 		r.do(func() {

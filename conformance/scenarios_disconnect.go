@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -117,7 +118,9 @@ func stalledReader() Scenario {
 		Doc: `A client that sends its request and never reads cannot hold the stream forever: with
 WithWriteTimeout(300ms) and a producer dispatching 64 KiB events, the stream ends (Done closes) within a
 few seconds, once the connection's buffers are full, and the producer's Dispatch then returns
-core.ErrClosed instead of blocking.`,
+core.ErrClosed instead of blocking. Over HTTP/1.1 the client writes its request on a raw connection
+with a small receive buffer; over HTTP/2 its flow-control windows are 64 KiB, which it never
+replenishes, so the server's writes block on flow control.`,
 		Options: []core.Option{core.WithWriteTimeout(300 * time.Millisecond), core.WithHeartbeat(-1)},
 		Serial:  true,
 	}
@@ -140,10 +143,14 @@ core.ErrClosed instead of blocking.`,
 			}()
 			return tg, nil
 		}, s.Options...)
-		conn := dialRaw(t, base)
-		if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n",
-			s.Path(), conn.RemoteAddr()); err != nil {
-			t.Fatalf("writing the request: %v", err)
+		if env.Transport == HTTP1 {
+			conn := dialRaw(t, base)
+			if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n",
+				s.Path(), conn.RemoteAddr()); err != nil {
+				t.Fatalf("writing the request: %v", err)
+			}
+		} else {
+			stallH2(t, env, base+s.Path())
 		}
 		tg := receive(t, targets, 2*time.Second, "the target")
 		waitDone(t, tg, 3*time.Second, "the client stopped reading (WithWriteTimeout(300ms))")
@@ -155,6 +162,31 @@ core.ErrClosed instead of blocking.`,
 		}
 	}
 	return s
+}
+
+// stallH2 opens a GET stream on url over HTTP/2 and never reads its body: the
+// client's flow-control windows (64 KiB for the stream and the connection)
+// are never replenished, so the server's writes soon block. The stream and
+// the client's connection are closed by the test's cleanup.
+func stallH2(t testing.TB, env *Env, url string) {
+	t.Helper()
+	tr := newTransport(env.Transport)
+	tr.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10}
+	t.Cleanup(tr.CloseIdleConnections) // registered first: runs after the body is closed
+	ctx, cancel := context.WithTimeout(env.Context(), env.Timeout)
+	req := NewRequest(t, http.MethodGet, url, http.Header{"Accept": {"text/event-stream"}}, "").WithContext(ctx)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		resp.Body.Close()
+	})
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("GET %s: got a response over %s; want it over %s", url, resp.Proto, env.Transport)
+	}
 }
 
 // dialRaw opens a TCP connection to the server at base, with a small receive

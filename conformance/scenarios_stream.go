@@ -232,3 +232,38 @@ core.ErrShutdown and later dispatches fail.`,
 	}
 	return s
 }
+
+// idleGap is how long the idle-past-write-timeout scenario's stream idles:
+// four times its write timeout.
+const idleGap = 1200 * time.Millisecond
+
+func idlePastWriteTimeout() Scenario {
+	return Scenario{
+		Name: "idle-past-write-timeout",
+		Doc: `An idle stream outlives the write timeout: with WithWriteTimeout(300ms) and no heartbeats, the producer
+sends an event, lets the stream idle for 1.2s, then sends two more and closes; the client gets all three
+and the normal end. A write deadline left armed while the stream idles ends it when it fires: on HTTP/2,
+net/http resets the stream then, whether or not a write is pending, so the later events never arrive.`,
+		Options: []core.Option{core.WithWriteTimeout(300 * time.Millisecond), core.WithHeartbeat(-1)},
+		Handler: func(Request) (core.EventTarget, error) {
+			t := core.NewTarget()
+			go func() {
+				defer t.Close()
+				dispatchAll(t, []core.Message{{ID: "1", Data: "before the idle time"}})
+				timer := time.NewTimer(idleGap) // wall time past the write timeout is what is under test
+				defer timer.Stop()
+				select {
+				case <-timer.C:
+				case <-t.Done():
+					return
+				}
+				dispatchAll(t, []core.Message{{ID: "2", Data: "after the idle time"}, {ID: "3", Data: "and one more"}})
+			}()
+			return t, nil
+		},
+		Want: []client.Event{
+			message("before the idle time", "1"), message("after the idle time", "2"), message("and one more", "3"),
+		},
+		WantEnd: true,
+	}
+}

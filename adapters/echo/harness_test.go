@@ -1,7 +1,7 @@
 package echosse_test
 
 import (
-	"net/http/httptest"
+	"net/http"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -11,9 +11,9 @@ import (
 	"github.com/ssekit/ssekit/core"
 )
 
-// harness serves a conformance handler on every path and method of an Echo
-// instance, through Handle.
-var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
+// harness answers a conformance handler on every path and method of an Echo
+// instance, through Handle; the suite serves it over HTTP/1.1, h2 and h2c.
+var harness = conformance.HandlerHarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) http.Handler {
 	e := echo.New()
 	e.Any("/*", echosse.Handle(func(c echo.Context) (core.EventTarget, error) {
 		r := c.Request()
@@ -27,9 +27,7 @@ var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, 
 			Body:        r.Body,
 		})
 	}, opts...))
-	ts := httptest.NewServer(e)
-	t.Cleanup(ts.Close)
-	return ts.URL
+	return e
 })
 
 // TestHarness checks the harness's request mapping on its own.

@@ -2,6 +2,7 @@ package echov5sse_test
 
 import (
 	"log/slog"
+	"net/http"
 	"testing"
 
 	"github.com/labstack/echo/v5"
@@ -12,17 +13,23 @@ import (
 	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
-// harness serves a conformance handler on every path and method of an Echo
-// instance, through Handle. Once the server is closed it fails the test if
-// Echo or net/http logged anything.
-var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
+// harness answers a conformance handler on every path and method of an Echo
+// instance, through Handle; the suite serves it over HTTP/1.1, h2 and h2c
+// (and fails the test if net/http logs anything). Once the server is closed
+// it fails the test if Echo logged anything.
+var harness = conformance.HandlerHarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) http.Handler {
 	e := echo.New()
 	var log ssetest.LogBuffer
 	e.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	e.Any("/*", echov5sse.Handle(func(c *echo.Context) (core.EventTarget, error) {
 		return h(request(c))
 	}, opts...))
-	return ssetest.StartServer(t, e, &log, nil).URL
+	t.Cleanup(func() { // after the suite has closed the server
+		if s := log.String(); s != "" {
+			t.Errorf("Echo logged: %s", s)
+		}
+	})
+	return e
 })
 
 // request maps what a conformance handler sees out of c.

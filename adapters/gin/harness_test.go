@@ -1,7 +1,7 @@
 package ginsse_test
 
 import (
-	"net/http/httptest"
+	"net/http"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -11,9 +11,9 @@ import (
 	"github.com/ssekit/ssekit/core"
 )
 
-// harness serves a conformance handler on every path and method of a gin
-// engine, through Handle.
-var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
+// harness answers a conformance handler on every path and method of a gin
+// engine, through Handle; the suite serves it over HTTP/1.1, h2 and h2c.
+var harness = conformance.HandlerHarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) http.Handler {
 	r := gin.New()
 	r.Any("/*path", ginsse.Handle(func(c *gin.Context) (core.EventTarget, error) {
 		return h(conformance.Request{
@@ -26,9 +26,7 @@ var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, 
 			Body:        c.Request.Body,
 		})
 	}, opts...))
-	ts := httptest.NewServer(r)
-	t.Cleanup(ts.Close)
-	return ts.URL
+	return r
 })
 
 // TestHarness checks the harness's request mapping on its own.

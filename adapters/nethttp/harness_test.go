@@ -2,7 +2,6 @@ package nethttpsse_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
@@ -10,14 +9,12 @@ import (
 	"github.com/ssekit/ssekit/core"
 )
 
-// harness serves a conformance handler on every path and method through
-// Handle, on an httptest server (127.0.0.1).
-var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
-	srv := httptest.NewServer(nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
+// harness answers a conformance handler on every path and method through
+// Handle; the suite serves it over HTTP/1.1, h2 and h2c.
+var harness = conformance.HandlerHarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) http.Handler {
+	return nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		return h(request(r))
-	}, opts...))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	}, opts...)
 })
 
 // request maps a net/http request to the suite's view of it.

@@ -20,12 +20,12 @@ import (
 
 // Figures of the slowloris attack.
 const (
-	slowHeaderConns = 40               // connections that trickle their headers forever
-	stalledBodies   = 10               // POSTs that announce a body and never send it
-	slowBodies      = 10               // POSTs that send their body a few bytes at a time
-	neverRead       = 40               // streams whose client never reads
-	floodQueue      = 64 * kiB         // queue limit of the never-read streams
-	slowTimeout     = time.Second      // ReadHeaderTimeout / ReadTimeout, as a user sets it
+	slowHeaderConns = 40          // connections that trickle their headers forever
+	stalledBodies   = 10          // POSTs that announce a body and never send it
+	slowBodies      = 10          // POSTs that send their body a few bytes at a time
+	neverRead       = 40          // streams whose client never reads
+	floodQueue      = 64 * kiB    // queue limit of the never-read streams
+	slowTimeout     = time.Second // ReadHeaderTimeout / ReadTimeout, as a user sets it
 	slowWrite       = 300 * time.Millisecond
 )
 
