@@ -335,16 +335,17 @@ func TestBrokerHoldBackBytes(t *testing.T) {
 	}
 }
 
-// An idle subscription keeps no large buffer of its own after a burst.
+// An idle subscription keeps no large buffer of its own after a burst: its
+// queue is released, and the frames with it.
 func TestBrokerIdleHoldsLittle(t *testing.T) {
 	t.Parallel()
 	b := memBroker(t, newClock(), Options{}, MemoryOptions{})
 	s := subscribe(t, b, []string{"t"}, "")
-	for i := range 30 { // a queue under the old 64-slot threshold
+	for i := range 2 * maxIdleQueue {
 		publish(t, b, "t", core.Message{Data: strconv.Itoa(i)})
 	}
-	if ev, _ := drain(s); len(ev) != 30 {
-		t.Fatalf("drained %d events; want 30", len(ev))
+	if ev, _ := drain(s); len(ev) != 2*maxIdleQueue {
+		t.Fatalf("drained %d events; want %d", len(ev), 2*maxIdleQueue)
 	}
 	s.mu.Lock()
 	c, held := cap(s.q), s.held

@@ -579,6 +579,31 @@
 //
 // A spec-exact client sees 10000 events (10000 of type "message"; the last ID of the last is "9999"), then the end of the response.
 //
+// # Scenario idle-past-write-timeout
+//
+// An idle stream outlives the write timeout: with WithWriteTimeout(300ms) and no heartbeats, the producer
+// sends an event, lets the stream idle for 1.2s, then sends two more and closes; the client gets all three
+// and the normal end. A write deadline left armed while the stream idles ends it when it fires: on HTTP/2,
+// net/http resets the stream then, whether or not a write is pending, so the later events never arrive.
+//
+// Server: No heartbeat. A write that blocks for 300ms ends the stream.
+//
+// Request: GET /idle-past-write-timeout.
+//
+// Response: 200, an event stream of these bytes, then the response ends:
+//
+//	"id: 1\n"
+//	"data: before the idle time\n"
+//	"\n"
+//	"id: 2\n"
+//	"data: after the idle time\n"
+//	"\n"
+//	"id: 3\n"
+//	"data: and one more\n"
+//	"\n"
+//
+// A spec-exact client sees 3 events (3 of type "message"; the last ID of the last is "3"), then the end of the response.
+//
 // # Scenario headers
 //
 // The response is 200 with exactly "Content-Type: text/event-stream" (lowercase, no parameters),
@@ -747,7 +772,9 @@
 // A client that sends its request and never reads cannot hold the stream forever: with
 // WithWriteTimeout(300ms) and a producer dispatching 64 KiB events, the stream ends (Done closes) within a
 // few seconds, once the connection's buffers are full, and the producer's Dispatch then returns
-// core.ErrClosed instead of blocking.
+// core.ErrClosed instead of blocking. Over HTTP/1.1 the client writes its request on a raw connection
+// with a small receive buffer; over HTTP/2 its flow-control windows are 64 KiB, which it never
+// replenishes, so the server's writes block on flow control.
 //
 // Server: No heartbeat. A write that blocks for 300ms ends the stream. Streams 64 KiB events as fast as the client takes them, until it leaves or a write blocks for
 // longer than the write timeout, which ends the stream and closes the connection.
