@@ -278,8 +278,12 @@ func (f *framing) checkDispatch(parsed int, ended bool) (status, string) {
 	case f.lines == 0:
 		return skip, "no complete line"
 	case f.nLostEvent > 0:
-		return fail, fmt.Sprintf("%s with an event field but no data line (%s%s) dispatch nothing: the event is lost in every client; send empty data as \"data:\" (%s)",
-			plural(f.nLostEvent, "block"), strings.Join(f.lostEvent, ", "), more(f.nLostEvent), counts)
+		also := ""
+		if f.nIDOnly > 0 {
+			also = fmt.Sprintf("; %s with only an id field (%s%s) dispatch nothing either", plural(f.nIDOnly, "block"), strings.Join(f.idOnly, ", "), more(f.nIDOnly))
+		}
+		return fail, fmt.Sprintf("%s with an event field but no data line (%s%s) dispatch nothing: the event is lost in every client; send empty data as \"data:\"%s (%s)",
+			plural(f.nLostEvent, "block"), strings.Join(f.lostEvent, ", "), more(f.nLostEvent), also, counts)
 	case f.nIDOnly > 0:
 		return warn, fmt.Sprintf("%s with only an id field (%s%s) set the last event ID but dispatch no event: if an event with empty data was meant, send \"data:\" (%s)",
 			plural(f.nIDOnly, "block"), strings.Join(f.idOnly, ", "), more(f.nIDOnly), counts)
