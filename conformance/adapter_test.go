@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -55,6 +56,16 @@ func brokenHarness(b breakage) conformance.Harness {
 				go func() { <-b.leak }()
 			}
 			tg, err := core.Open(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
+			if refusing := errors.Is(err, core.ErrShutdown) || err == nil && o.Closing(); refusing {
+				core.SetHeader(w.Header())
+				w.Header().Set("Connection", "close")
+				w.WriteHeader(http.StatusOK)
+				_, _ = w.Write(core.Refusal())
+				if err == nil {
+					_ = core.End(tg, o, core.ErrShutdown) // Open reported a handler's error already
+				}
+				return
+			}
 			if err != nil && !b.okOnError {
 				http.Error(w, core.ErrorText(err), core.StatusOf(err))
 				return

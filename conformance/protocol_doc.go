@@ -27,7 +27,7 @@
 //     shows its first and last events only.
 //
 // Scenarios checked in a weaker form say what the remote run leaves out. These cannot be checked from
-// outside the server's process at all, and have no route: shutdown, producer-after-disconnect.
+// outside the server's process at all, and have no route: shutdown, refused-after-shutdown, on-end-every-request, producer-after-disconnect.
 //
 // # Scenario danet-example
 //
@@ -719,6 +719,15 @@
 //	"\n"
 //
 // A spec-exact client sees 1 event (1 of type "message"), then the end of the response.
+//
+// # Scenario typed-nil-error
+//
+// A handler that returns a typed nil target (a nil *core.Target) beside core.Error(401, ...) gets
+// its 401: the adapter never calls into the nil target, so no recovered panic turns it into a 500.
+//
+// Request: GET /typed-nil-error.
+//
+// Response: 401 Unauthorized, not an event stream. The reference sends "login first\n" (Content-Type text/plain; charset=utf-8).
 //
 // # Scenario client-disconnect
 //

@@ -241,6 +241,10 @@ must end within %v (the server gave up on it), not go on streaming.`, remoteStal
 	case "producer-after-disconnect":
 		none(`Checks what the producer's Dispatch returns after the client left, which only the server's
 process sees (client-disconnect checks the remote side of a disconnect).`)
+	case "refused-after-shutdown":
+		none(`Needs a core.Group shut down in the server's process before the request.`)
+	case "on-end-every-request":
+		none(`Checks the calls of core.WithOnEnd, which only the server's process sees.`)
 
 	default:
 		if s.Run == nil && s.Handler != nil {

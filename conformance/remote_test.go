@@ -21,7 +21,7 @@ import (
 var update = flag.Bool("update", false, "rewrite protocol_doc.go")
 
 // notRemote lists the scenarios that cannot be checked remotely.
-var notRemote = []string{"shutdown", "producer-after-disconnect"}
+var notRemote = []string{"shutdown", "producer-after-disconnect", "refused-after-shutdown", "on-end-every-request"}
 
 // serveProtocol serves the scenario protocol through the net/http adapter,
 // its writer wrapped by wrap (if not nil), and returns the base URL.

@@ -52,6 +52,10 @@ func Scenarios() []Scenario {
 		handlerPanic(),
 		lastEventID(),
 		postStream(),
+		// Production: failure paths and shutdown (scenarios_production.go).
+		typedNilError(),
+		refusedAfterShutdown(),
+		onEndEveryRequest(),
 		// Clients that leave or stall (scenarios_disconnect.go).
 		clientDisconnect(),
 		clientDisconnectIdle(),

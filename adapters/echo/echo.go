@@ -84,6 +84,6 @@ func httpError(err error) error {
 func logPanic(c echo.Context, err error) {
 	var pe *core.PanicError
 	if errors.As(err, &pe) {
-		c.Logger().Errorf("[PANIC RECOVER] ssekit: %s %s: %v %s", c.Request().Method, c.Request().URL.Path, pe.Value, pe.Stack)
+		c.Logger().Errorf("[PANIC RECOVER] ssekit: panic serving %s %s: %v %s", c.Request().Method, c.Request().URL.Path, pe.Value, pe.Stack)
 	}
 }

@@ -101,7 +101,7 @@ func httpError(err error) error {
 func logPanic(c *echo.Context, err error) {
 	var pe *core.PanicError
 	if errors.As(err, &pe) {
-		c.Logger().Error("ssekit: panic recovered", "method", c.Request().Method, "path", c.Request().URL.Path,
+		c.Logger().Error("ssekit: panic serving", "method", c.Request().Method, "path", c.Request().URL.Path,
 			"panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 	}
 }

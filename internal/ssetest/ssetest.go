@@ -42,19 +42,32 @@ const Timeout = 10 * time.Second
 
 // LogBuffer collects log output (a framework's logger, http.Server.ErrorLog)
 // from any goroutine.
+// Records of the panics the adapters log on purpose (each is one Write,
+// holding "ssekit: panic") are kept apart: see Panics.
 type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	panics bytes.Buffer
 }
 
 // Write appends p.
 func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if bytes.Contains(p, []byte("ssekit: panic")) {
+		return b.panics.Write(p)
+	}
 	return b.buf.Write(p)
 }
 
-// String returns what was written so far.
+// Panics returns the panic records written so far (with their stacks).
+func (b *LogBuffer) Panics() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.panics.String()
+}
+
+// String returns what was written so far, but the panic records.
 func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
