@@ -410,14 +410,16 @@ func (c *chat) serveHTTP(ln net.Listener, h http.Handler) (stop func(context.Con
 	}
 }
 
-// guardBodies bounds every request that may carry a body (any method but
-// GET and HEAD): its body must arrive within timeout (a read deadline on
-// this request only, so event streams, which are GETs, are never cut) and
-// hold at most maxBody bytes (http.MaxBytesReader, which also closes the
-// connection of a body too large).
+// guardBodies bounds every request that carries a body: it must arrive
+// within timeout (a read deadline on this request only) and hold at most
+// maxBody bytes (http.MaxBytesReader, which also closes the connection of
+// a body too large). The deadline covers what net/http reads of an unread
+// body after the handler, too (a POST to an unknown route). Requests
+// without a body, such as every EventSource GET, are left alone: a read
+// deadline on a stream's connection would end the stream when it passed.
 func guardBodies(h http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.ContentLength != 0 { // a length, or -1: chunked
 			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout)); err != nil {
 				http.Error(w, "cannot bound the body", http.StatusInternalServerError)
 				return

@@ -27,8 +27,8 @@ type Limits struct {
 	// Gin, Echo). Fiber has no header timeout of its own: its ReadTimeout
 	// (BodyTimeout below) covers the headers and the body.
 	ReadHeaderTimeout time.Duration
-	// BodyTimeout bounds reading a request body, set per request on every
-	// request that is not a GET or HEAD (so it never cuts an event stream).
+	// BodyTimeout bounds reading a request body, set per request on the
+	// requests that carry one (so it never cuts an event stream).
 	BodyTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that sends no new request.
 	IdleTimeout time.Duration

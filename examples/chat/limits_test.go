@@ -335,19 +335,24 @@ func TestIdleKeepAlive(t *testing.T) {
 	}
 }
 
-// TestSlowBody: a POST whose body stops arriving is answered (408 where
-// the framework answers) and its connection closed within BodyTimeout.
+// TestSlowBody: a request whose body stops arriving is answered (408 where
+// the framework answers) and its connection closed within BodyTimeout: a
+// POST to the messages route, which reads the body; a POST to no route and
+// a GET of the page with a body, whose bodies net/http reads after the
+// handler to keep the connection.
 func TestSlowBody(t *testing.T) {
 	for _, fw := range names {
 		t.Run(fw, func(t *testing.T) {
 			base := startWith(t, fw, nil, shortLimits)
-			conn := dial(t, base)
-			start := time.Now()
-			if _, err := io.WriteString(conn, "POST /rooms/lobby/messages HTTP/1.1\r\nHost: x\r\n"+
-				"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user\":"); err != nil {
-				t.Fatal(err)
+			for _, head := range []string{"POST /rooms/lobby/messages", "POST /nowhere", "GET /", "GET /rooms/lobby/events"} {
+				conn := dial(t, base)
+				start := time.Now()
+				if _, err := io.WriteString(conn, head+" HTTP/1.1\r\nHost: x\r\n"+
+					"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user\":"); err != nil {
+					t.Fatal(err)
+				}
+				expectClosed(t, conn, conn, start, shortLimits.ReadHeaderTimeout+shortLimits.BodyTimeout+margin)
 			}
-			expectClosed(t, conn, conn, start, shortLimits.ReadHeaderTimeout+shortLimits.BodyTimeout+margin)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 	echosse "github.com/ssekit/ssekit/adapters/echo"
@@ -17,8 +16,7 @@ func serveEcho(ln net.Listener, streams *core.Group) func(context.Context) error
 	e.GET("/sse", echosse.Handle(func(c echo.Context) (core.EventTarget, error) {
 		return danet(echosse.LastEventID(c))
 	}, core.WithGroup(streams)))
-	srv := &http.Server{Handler: e}
-	srv.RegisterOnShutdown(streams.Close)
+	srv := newServer(e, streams)
 	go srv.Serve(ln)
 	return srv.Shutdown
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 	ginsse "github.com/ssekit/ssekit/adapters/gin"
@@ -18,8 +17,7 @@ func serveGin(ln net.Listener, streams *core.Group) func(context.Context) error 
 	r.GET("/sse", ginsse.Handle(func(c *gin.Context) (core.EventTarget, error) {
 		return danet(ginsse.LastEventID(c))
 	}, core.WithGroup(streams)))
-	srv := &http.Server{Handler: r}
-	srv.RegisterOnShutdown(streams.Close)
+	srv := newServer(r, streams)
 	go srv.Serve(ln)
 	return srv.Shutdown
 }

@@ -93,6 +93,55 @@ func danet(lastEventID string) (core.EventTarget, error) {
 	return t, nil
 }
 
+// serverTimeouts bound how long a client can hold a connection without
+// sending a request: every server of the example sets them.
+type serverTimeouts struct {
+	ReadHeader time.Duration // the request line and headers (Fiber: see Body)
+	Body       time.Duration // a request body (Fiber: headers and body)
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// timeouts are the servers' timeouts; the tests shorten them.
+var timeouts = serverTimeouts{ReadHeader: 5 * time.Second, Body: 10 * time.Second, Idle: 60 * time.Second}
+
+// maxBody bounds a request body: no route of the example reads one.
+const maxBody = 4 << 10
+
+// newServer returns the net/http server of the example (net/http, Gin and
+// Echo) for h. ReadTimeout and WriteTimeout stay 0: on net/http they would
+// end every event stream after that long. guardBodies bounds reading a
+// body instead, and the ssekit adapter bounds each write of a stream
+// (core.WithWriteTimeout). On shutdown, the streams end first.
+func newServer(h http.Handler, streams *core.Group) *http.Server {
+	srv := &http.Server{
+		Handler:           guardBodies(h),
+		ReadHeaderTimeout: timeouts.ReadHeader, // slow or partial headers
+		IdleTimeout:       timeouts.Idle,       // idle keep-alive connections
+		MaxHeaderBytes:    64 << 10,
+	}
+	srv.RegisterOnShutdown(streams.Close)
+	return srv
+}
+
+// guardBodies bounds every request that carries a body (an EventSource
+// never sends one): it must arrive within timeouts.Body, a read deadline on
+// this request only, which also covers what net/http reads of an unread
+// body after the handler, and hold at most maxBody bytes. Requests without
+// a body are left alone: a read deadline on a stream's connection would end
+// the stream when it passed.
+func guardBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 { // a length, or -1: chunked
+			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeouts.Body)); err != nil {
+				http.Error(w, "cannot bound the body", http.StatusInternalServerError)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // pageHandler serves the page, telling it which framework serves the stream.
 func pageHandler(framework string) http.Handler {
 	b, err := page.ReadFile("page.html")

@@ -15,8 +15,7 @@ func serveNetHTTP(ln net.Listener, streams *core.Group) func(context.Context) er
 	mux.Handle("GET /sse", nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		return danet(nethttpsse.LastEventID(r))
 	}, core.WithGroup(streams)))
-	srv := &http.Server{Handler: mux}
-	srv.RegisterOnShutdown(streams.Close)
+	srv := newServer(mux, streams)
 	go srv.Serve(ln)
 	return srv.Shutdown
 }
