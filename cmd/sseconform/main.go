@@ -51,7 +51,7 @@ with a spec-exact parser and prints one line per scenario:
 	PASS  every check of the scenario's remote form passed
 	FAIL  a check failed; its messages follow
 	N/A   not checkable remotely: the scenario checks the producer's side,
-	      in the server's process (shutdown, producer-after-disconnect)
+	      in the server's process (shutdown, producer-after-disconnect...)
 
 The FORM column says whether the remote form makes every check the in-process
 suite makes (full) or a weaker one (weaker: close-event, flush-per-event,
