@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -266,22 +265,4 @@ func appendLines(dst []byte, field, s string) []byte {
 // beyond the call that uses it.
 func bytesView(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// bufPool holds write buffers so idle streams keep none.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// maxPooled is the largest buffer returned to the pool: a buffer that grew
-// for a large event or batch is left to the GC, so a new target never holds a
-// large buffer for a small queue (the pool hands any buffer to any target).
-const maxPooled = 64 << 10
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(bp *[]byte) {
-	if cap(*bp) > maxPooled {
-		return
-	}
-	*bp = (*bp)[:0]
-	bufPool.Put(bp)
 }

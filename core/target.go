@@ -110,6 +110,8 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 			wake := t.queue == nil
 			if wake {
 				t.queue = getBuf()
+			} else {
+				t.queue = grow(t.queue)
 			}
 			q, err := AppendMessage(*t.queue, m)
 			if err != nil {
