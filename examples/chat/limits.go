@@ -264,11 +264,12 @@ type roomTable struct {
 	mu   sync.Mutex
 	max  int
 	age  time.Duration
+	now  func() time.Time
 	last map[string]time.Time // room → when its last message was published
 }
 
 func newRoomTable(l Limits) *roomTable {
-	return &roomTable{max: l.MaxRooms, age: l.RoomAge, last: map[string]time.Time{}}
+	return &roomTable{max: l.MaxRooms, age: l.RoomAge, now: time.Now, last: map[string]time.Time{}}
 }
 
 // admit reports whether a message may be published to room: it may when
@@ -276,7 +277,7 @@ func newRoomTable(l Limits) *roomTable {
 func (t *roomTable) admit(room string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
+	now := t.now()
 	if _, ok := t.last[room]; ok {
 		return true
 	}
@@ -299,6 +300,6 @@ func (t *roomTable) admit(room string) bool {
 // stamped it: the room counts until RoomAge after this.
 func (t *roomTable) published(room string) {
 	t.mu.Lock()
-	t.last[room] = time.Now()
+	t.last[room] = t.now()
 	t.mu.Unlock()
 }
