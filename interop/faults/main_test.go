@@ -146,7 +146,9 @@ func serveHTTP(t testing.TB, cfg serverConfig, h http.Handler) string {
 		return err
 	})
 	t.Cleanup(func() {
-		if l := logs.String(); l != "" {
+		if l := logs.String(); strings.Contains(l, "panic") {
+			t.Errorf("net/http logged a panic: %s", strings.TrimSpace(truncate(l, 4000)))
+		} else if l != "" {
 			t.Logf("net/http logged: %s", strings.TrimSpace(truncate(l, 2000)))
 		}
 	})
