@@ -14,6 +14,16 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
+func init() {
+	// go-redis logs every failed dial; Redis being down is what the tests
+	// are about.
+	goredis.SetLogger(quietLogger{})
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
 // redisServer is a redis-server process of the test's own, on a loopback
 // port, persisting to an append-only file in a directory of the test.
 type redisServer struct {
