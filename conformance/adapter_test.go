@@ -58,7 +58,9 @@ func brokenHarness(b breakage) conformance.Harness {
 			tg, err := core.Open(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
 			if refusing := errors.Is(err, core.ErrShutdown) || err == nil && o.Closing(); refusing {
 				core.SetHeader(w.Header())
-				w.Header().Set("Connection", "close")
+				if r.ProtoMajor < 2 {
+					w.Header().Set("Connection", "close")
+				}
 				w.WriteHeader(http.StatusOK)
 				_, _ = w.Write(core.Refusal())
 				if err == nil {

@@ -10,8 +10,9 @@ import (
 // [ErrShutdown], such as a broker's after its Shutdown, is answered the same
 // way): a comment and a "retry:" between 500 ms and 1.5 s, chosen at random so
 // that the clients of a draining instance come back spread out. Adapters send
-// it with status 200, the [Header] headers and "Connection: close", so that
-// the client reconnects, through the load balancer, to a live instance. Any
+// it with status 200 and the [Header] headers, closing an HTTP/1 connection
+// ("Connection: close"), so that the client reconnects, through the load
+// balancer, to a live instance. Any
 // other answer would strand browsers: an EventSource treats a non-200 status
 // as final and never reconnects.
 //

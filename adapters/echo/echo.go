@@ -49,7 +49,7 @@ func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 		}
 		logPanic(c, err)
 		if errors.Is(err, core.ErrShutdown) {
-			nethttpsse.Refuse(c.Response())
+			nethttpsse.Refuse(c.Response(), c.Request())
 			return nil
 		}
 		if core.StatusOf(err) == http.StatusNoContent {

@@ -54,7 +54,7 @@ func Handle(h HandlerFunc, opts ...core.Option) gin.HandlerFunc {
 		_ = c.Error(err)
 		c.Abort()
 		if errors.Is(err, core.ErrShutdown) {
-			nethttpsse.Refuse(c.Writer)
+			nethttpsse.Refuse(c.Writer, c.Request)
 			return
 		}
 		c.String(core.StatusOf(err), core.ErrorText(err))

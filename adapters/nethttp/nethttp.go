@@ -37,7 +37,7 @@ func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 				http.Error(w, core.ErrorText(err), core.StatusOf(err))
 			}
 		case errors.Is(err, core.ErrShutdown):
-			Refuse(w)
+			Refuse(w, r)
 		default:
 			http.Error(w, core.ErrorText(err), core.StatusOf(err))
 		}
@@ -62,13 +62,18 @@ func LogPanic(r *http.Request, err error) {
 }
 
 // Refuse answers a stream asked for while the server shuts down with
-// [core.Refusal]: status 200, the event-stream headers, "Connection: close"
-// (on HTTP/2, net/http sends GOAWAY instead), a short "retry:" and the end, so
-// that the client reconnects soon, elsewhere. Nothing may have been written
-// to w before.
-func Refuse(w http.ResponseWriter) {
+// [core.Refusal]: status 200, the event-stream headers, a short "retry:" and
+// the end, so that the client reconnects soon, elsewhere. Over HTTP/1 it also
+// closes the connection ("Connection: close"), so that the reconnection goes
+// through the load balancer again; over HTTP/2, where a proxy routes each
+// request on its own, it leaves the connection alone (a GOAWAY there made
+// undici's EventSource lose the retry and wait its default 3 s). Nothing may
+// have been written to w before.
+func Refuse(w http.ResponseWriter, r *http.Request) {
 	core.SetHeader(w.Header())
-	w.Header().Set("Connection", "close")
+	if r.ProtoMajor < 2 {
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(core.Refusal())
 }
@@ -94,7 +99,7 @@ func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Op
 		return core.End(t, o, ErrNoFlush)
 	}
 	if o.Closing() {
-		Refuse(w)
+		Refuse(w, r)
 		return core.End(t, o, core.ErrShutdown)
 	}
 	rc := http.NewResponseController(w)
