@@ -38,11 +38,12 @@ var brokenAdapters = []struct {
 	{"hold-back-last-byte", breakage{holdBack: true}, allBut(
 		"handler-error", "handler-error-plain", "headers-before-first-event",
 		"client-disconnect", "client-disconnect-idle", "stalled-reader",
+		"typed-nil-error", "refused-after-shutdown",
 	)},
 	// A client that never reads blocks a write forever.
 	{"no-write-deadline", breakage{noDeadline: true}, []string{"stalled-reader"}},
 	// Danet's bug: a handler error becomes an empty 200 event stream.
-	{"ok-on-error", breakage{okOnError: true}, []string{"handler-error", "handler-error-plain", "handler-panic"}},
+	{"ok-on-error", breakage{okOnError: true}, []string{"handler-error", "handler-error-plain", "handler-panic", "typed-nil-error"}},
 	{"content-type-charset", breakage{header: [2]string{"Content-Type", "text/event-stream; charset=utf-8"}}, []string{"headers"}},
 	{"connection-keep-alive", breakage{header: [2]string{"Connection", "keep-alive"}}, []string{"headers"}},
 }
