@@ -103,7 +103,7 @@ func (j *job) serve(h conformance.Handler, calls *atomic.Int32, opts ...core.Opt
 			return inner(r)
 		}
 	}
-	srv, err := j.adapter.serve(h, opts...)
+	srv, err := j.adapter.serve(j.adapter.h2, h, opts...)
 	if err != nil {
 		j.errorf("starting the %s server: %v", j.adapter.name, err)
 		return nil
@@ -123,6 +123,7 @@ func (j *job) stop(srv *server) {
 func (j *job) open(srv *server, path string, req clientRequest) (clientResult, bool) {
 	req.Client = j.client
 	req.URL = srv.base + path
+	req.CA = srv.ca
 	if j.client == chromiumES {
 		req.Page = srv.base + pagePath
 	}
@@ -460,7 +461,7 @@ func reconnect204(viaAdapter bool) testCase {
 		if !viaAdapter {
 			return
 		}
-		if status, err := plainStatus(srv.base + path); err != nil {
+		if status, err := plainStatus(srv, srv.base+path); err != nil {
 			j.errorf("plain GET: %v", err)
 		} else if status != http.StatusNoContent {
 			j.errorf("a handler returning core.Error(204, ...) answers %d; want 204, the status that tells EventSource to stop reconnecting", status)
@@ -469,9 +470,9 @@ func reconnect204(viaAdapter bool) testCase {
 	return c
 }
 
-// plainStatus returns the status of a plain GET of url (a reconnection, with
-// Last-Event-ID 1).
-func plainStatus(url string) (int, error) {
+// plainStatus returns the status of a plain GET of url on srv (a
+// reconnection, with Last-Event-ID 1), over HTTP/2 on an h2 server.
+func plainStatus(srv *server, url string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -481,6 +482,11 @@ func plainStatus(url string) (int, error) {
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Last-Event-ID", "1")
 	tr := &http.Transport{DisableKeepAlives: true}
+	if srv.tls != nil {
+		tr.TLSClientConfig = srv.tls
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP2(true)
+	}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {

@@ -7,6 +7,13 @@
 //   - undici's EventSource, under Node.js;
 //   - headless Chromium's own EventSource, driven by playwright-core.
 //
+// The adapters built on net/http (net/http, Gin, Echo v4 and v5) are also
+// served over HTTP/2 with TLS (columns ending in -h2): the server offers only
+// h2 and checks that every request arrived over HTTP/2; the Node.js clients
+// reach it through an undici Agent with allowH2 that trusts the test
+// certificate, Chromium with --ignore-certificate-errors-spki-list naming
+// the certificate's key (and no other).
+//
 // The clients live in node/ (package.json and package-lock.json pin their
 // versions; node/runner.mjs drives them). The tests start one runner process
 // per "go test" run, which launches Chromium once, and talk to it in JSON

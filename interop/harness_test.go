@@ -3,10 +3,20 @@ package interop
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	stdlog "log"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -52,9 +62,11 @@ const plainBody = "not an event stream"
 
 // server is one running test server.
 type server struct {
-	base       string       // such as http://127.0.0.1:41234
+	base       string       // such as http://127.0.0.1:41234, or https://... over h2
+	ca         string       // over h2: the PEM certificate clients must trust; "" otherwise
 	plainHits  atomic.Int32 // requests plainPath answered
 	noContent  atomic.Int32 // requests noContentPath received
+	tls        *tls.Config  // over h2: a client configuration that trusts the server; nil otherwise
 	stopServer func() error
 	logs       *logBuffer // what the framework or net/http logged, if captured
 }
@@ -71,27 +83,37 @@ func (s *server) stop() error {
 	return err
 }
 
-// adapter serves a conformance handler through one ssekit adapter.
+// adapter serves a conformance handler through one ssekit adapter, over
+// HTTP/1.1 or (h2) HTTP/2 over TLS.
 type adapter struct {
 	name  string
-	serve func(h conformance.Handler, opts ...core.Option) (*server, error)
+	h2    bool
+	serve func(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error)
 }
 
-// adapters are the adapters under test, in the matrix's column order.
+// adapters are the adapters under test, in the matrix's column order: every
+// adapter over HTTP/1.1, then those built on net/http over HTTP/2 with TLS
+// (fasthttp has no HTTP/2).
 var adapters = []adapter{
-	{"nethttp", serveNetHTTP},
-	{"gin", serveGin},
-	{"echo", serveEcho},
-	{"echov5", serveEchoV5},
-	{"fiber", serveFiber},
-	{"fiberv3", serveFiberV3},
+	{"nethttp", false, serveNetHTTP},
+	{"gin", false, serveGin},
+	{"echo", false, serveEcho},
+	{"echov5", false, serveEchoV5},
+	{"fiber", false, serveFiber},
+	{"fiberv3", false, serveFiberV3},
+	{"nethttp-h2", true, serveNetHTTP},
+	{"gin-h2", true, serveGin},
+	{"echo-h2", true, serveEcho},
+	{"echov5-h2", true, serveEchoV5},
 }
 
 // stopTimeout bounds a server's graceful stop; it is then closed hard.
 const stopTimeout = 5 * time.Second
 
-// serveHTTP serves h with net/http on a loopback port.
-func serveHTTP(s *server, h http.Handler) (*server, error) {
+// serveHTTP serves h with net/http on a loopback port: over HTTP/1.1, or
+// with h2 over TLS with the test certificate, offering HTTP/2 only (ALPN
+// h2), so that a client that cannot speak it fails instead of falling back.
+func serveHTTP(s *server, h2 bool, h http.Handler) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -99,24 +121,43 @@ func serveHTTP(s *server, h http.Handler) (*server, error) {
 	if s.logs == nil {
 		s.logs = new(logBuffer)
 	}
-	var inflight active // requests being handled
+	var inflight active    // requests being handled
+	var wrong atomic.Int32 // requests that did not arrive over HTTP/2 on an h2 server
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			inflight.add()
 			defer inflight.done()
+			if h2 && r.ProtoMajor != 2 {
+				wrong.Add(1)
+			}
 			h.ServeHTTP(w, r)
 		}),
 		ErrorLog:          stdlog.New(s.logs, "", 0),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	s.base = "http://" + ln.Addr().String()
+	if h2 {
+		cert := testCert()
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.cert}, NextProtos: []string{"h2"}}
+		p := new(http.Protocols)
+		p.SetHTTP2(true)
+		srv.Protocols = p
+		s.ca = cert.pem
+		s.tls = &tls.Config{RootCAs: cert.pool}
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+		s.base = "https://" + ln.Addr().String()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+		s.base = "http://" + ln.Addr().String()
+	}
 	s.stopServer = func() error {
 		// Every client has gone by now: every stream must end (bounded).
 		var err error
+		if n := wrong.Load(); n > 0 {
+			err = fmt.Errorf("%d requests reached the h2 server over HTTP/1.1; want every one over HTTP/2", n)
+		}
 		if !inflight.idleWithin(stopTimeout) {
-			err = fmt.Errorf("a handler was still running %v after its client left (a stream outlived its client)", stopTimeout)
+			err = errors.Join(err, fmt.Errorf("a handler was still running %v after its client left (a stream outlived its client)", stopTimeout))
 		}
 		// Close, not Shutdown: a connection Chromium opened ahead of need
 		// and never used would hold Shutdown for 5s.
@@ -188,12 +229,12 @@ func request(r *http.Request) conformance.Request {
 	}
 }
 
-func serveNetHTTP(h conformance.Handler, opts ...core.Option) (*server, error) {
+func serveNetHTTP(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
 	s := new(server)
 	sse := nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		return h(request(r))
 	}, opts...)
-	return serveHTTP(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHTTP(s, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case pagePath:
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -214,7 +255,7 @@ func serveNetHTTP(h conformance.Handler, opts ...core.Option) (*server, error) {
 	}))
 }
 
-func serveGin(h conformance.Handler, opts ...core.Option) (*server, error) {
+func serveGin(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
 	s := new(server)
 	sse := ginsse.Handle(func(c *gin.Context) (core.EventTarget, error) {
 		r := request(c.Request)
@@ -240,10 +281,10 @@ func serveGin(h conformance.Handler, opts ...core.Option) (*server, error) {
 			sse(c)
 		}
 	})
-	return serveHTTP(s, r)
+	return serveHTTP(s, h2, r)
 }
 
-func serveEcho(h conformance.Handler, opts ...core.Option) (*server, error) {
+func serveEcho(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
 	s := new(server)
 	sse := echosse.Handle(func(c echov4.Context) (core.EventTarget, error) {
 		r := request(c.Request())
@@ -267,10 +308,10 @@ func serveEcho(h conformance.Handler, opts ...core.Option) (*server, error) {
 		}
 		return sse(c)
 	})
-	return serveHTTP(s, e)
+	return serveHTTP(s, h2, e)
 }
 
-func serveEchoV5(h conformance.Handler, opts ...core.Option) (*server, error) {
+func serveEchoV5(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
 	s := new(server)
 	sse := echov5sse.Handle(func(c *echov5.Context) (core.EventTarget, error) {
 		r := request(c.Request())
@@ -294,7 +335,7 @@ func serveEchoV5(h conformance.Handler, opts ...core.Option) (*server, error) {
 		}
 		return sse(c)
 	})
-	return serveHTTP(s, e)
+	return serveHTTP(s, h2, e)
 }
 
 // fiberRequest copies what a conformance handler sees out of a fasthttp
@@ -314,7 +355,10 @@ func fiberRequest(method, path, query, lastEventID []byte, visit func(func(k, v 
 	}
 }
 
-func serveFiber(h conformance.Handler, opts ...core.Option) (*server, error) {
+func serveFiber(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
+	if h2 {
+		return nil, errors.New("fasthttp has no HTTP/2")
+	}
 	s := new(server)
 	sse := fibersse.Handle(func(c *fiberv2.Ctx) (core.EventTarget, error) {
 		rc := c.Context()
@@ -351,7 +395,10 @@ func serveFiber(h conformance.Handler, opts ...core.Option) (*server, error) {
 	return s, nil
 }
 
-func serveFiberV3(h conformance.Handler, opts ...core.Option) (*server, error) {
+func serveFiberV3(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
+	if h2 {
+		return nil, errors.New("fasthttp has no HTTP/2")
+	}
 	s := new(server)
 	sse := fiberv3sse.Handle(func(c fiberv3.Ctx) (core.EventTarget, error) {
 		rc := c.RequestCtx()
@@ -425,3 +472,51 @@ func (b *logBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// h2Cert is the certificate of the h2 test servers: a self-signed ECDSA
+// certificate for 127.0.0.1, its PEM form (which the Node.js clients trust),
+// the base64 SHA-256 of its public key (which Chromium trusts, through
+// --ignore-certificate-errors-spki-list) and a pool with it (for Go clients).
+type h2Cert struct {
+	cert tls.Certificate
+	pem  string
+	spki string
+	pool *x509.CertPool
+}
+
+// testCert makes the certificate once per process.
+var testCert = sync.OnceValue(func() h2Cert {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic("interop: generating a test key: " + err.Error())
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "127.0.0.1", Organization: []string{"ssekit interop"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic("interop: making a test certificate: " + err.Error())
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic("interop: parsing the test certificate: " + err.Error())
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	return h2Cert{
+		cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf},
+		pem:  string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		spki: base64.StdEncoding.EncodeToString(spki[:]),
+		pool: pool,
+	}
+})

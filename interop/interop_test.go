@@ -192,6 +192,9 @@ func (m *matrix) markdown(all []testCase) string {
 	v := m.versions
 	fmt.Fprintf(&b, "Clients, in each cell's order: npm eventsource %s and undici %s EventSource (Node.js %s), "+
 		"Chromium %s EventSource (driven by playwright-core %s).\n", v["eventsource"], v["undici"], v["node"], v["chromium"], v["playwright-core"])
+	b.WriteString("Columns ending in -h2: the same adapter over HTTP/2 with TLS (the server offers only h2 by ALPN and checks " +
+		"that every request arrived over HTTP/2; the Node.js clients use an undici Agent with allowH2 that trusts the test " +
+		"certificate, Chromium trusts its key with --ignore-certificate-errors-spki-list). fasthttp (Fiber) has no HTTP/2.\n")
 	b.WriteString("✓ pass, ✗ fail, ⚠ known mismatch (see below), – not applicable (see the notes); blank: not run.\n\n")
 	b.WriteString("| case |")
 	for _, a := range adapters {

@@ -25,9 +25,10 @@ const (
 var clients = []string{npmEventSource, undiciES, chromiumES}
 
 // chromiumPages is how many Chromium pages run EventSources at once (one
-// browser); limits bounds every client's concurrent requests to what its
+// browser; the runs mostly wait, on reconnection delays and idle streams);
+// limits bounds every client's concurrent requests to what its
 // runner serves at once.
-const chromiumPages = 4
+const chromiumPages = 8
 
 var limits = map[string]chan struct{}{
 	npmEventSource: make(chan struct{}, 8),
@@ -55,6 +56,7 @@ type clientRequest struct {
 	LingerMs    int               `json:"lingerMs,omitempty"`
 	TimeoutMs   int               `json:"timeoutMs"`
 	Headers     map[string]string `json:"headers,omitempty"`
+	CA          string            `json:"ca,omitempty"` // an h2 server's certificate, PEM
 }
 
 // seenEvent is an event a client dispatched, t ms after it was created.
@@ -163,7 +165,8 @@ func startRunner() (*runner, error) {
 	node, _ := nodeBinary()
 	cmd := exec.Command(node, "runner.mjs")
 	cmd.Dir = nodeDir
-	cmd.Env = append(os.Environ(), "SSEKIT_INTEROP_PAGES="+strconv.Itoa(chromiumPages), "NODE_NO_WARNINGS=1")
+	cmd.Env = append(os.Environ(), "SSEKIT_INTEROP_PAGES="+strconv.Itoa(chromiumPages), "NODE_NO_WARNINGS=1",
+		"SSEKIT_INTEROP_SPKI="+testCert().spki)
 	r := &runner{cmd: cmd, stderr: new(logBuffer), exited: make(chan struct{}), pending: map[int]chan clientResult{}}
 	cmd.Stderr = r.stderr
 	cmd.WaitDelay = 5 * time.Second

@@ -12,8 +12,13 @@ export const FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-// launch starts Chromium from SSEKIT_CHROMIUM, or /usr/bin/chromium.
+// launch starts Chromium from SSEKIT_CHROMIUM, or /usr/bin/chromium. With
+// SSEKIT_INTEROP_SPKI (the base64 SHA-256 of the public key of the interop
+// tests' HTTP/2 servers), Chromium trusts certificates of that key, and only
+// those (--ignore-certificate-errors-spki-list).
 export function launch() {
   const executablePath = process.env.SSEKIT_CHROMIUM || '/usr/bin/chromium';
-  return chromium.launch({ executablePath, headless: true, args: FLAGS, timeout: 60_000 });
+  const args = [...FLAGS];
+  if (process.env.SSEKIT_INTEROP_SPKI) args.push(`--ignore-certificate-errors-spki-list=${process.env.SSEKIT_INTEROP_SPKI}`);
+  return chromium.launch({ executablePath, headless: true, args, timeout: 60_000 });
 }

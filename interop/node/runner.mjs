@@ -8,7 +8,8 @@
 //   {"id":1,"client":"eventsource"|"undici"|"chromium","url":"http://127.0.0.1:port/path",
 //    "page":"http://127.0.0.1:port/page-on-the-same-origin" (chromium only),
 //    "events":["hello","message"],"count":4,"waitEnd":true,"untilClosed":false,
-//    "lingerMs":0,"timeoutMs":10000,"headers":{"Last-Event-ID":"41"} (eventsource only)}
+//    "lingerMs":0,"timeoutMs":10000,"headers":{"Last-Event-ID":"41"} (eventsource only),
+//    "ca":"-----BEGIN CERTIFICATE-----..." (an https URL served over HTTP/2)}
 // it writes one line, in any order (requests run concurrently):
 //   {"id":1,"events":[{"type","data","lastEventId","t"}],"opens":[t],
 //    "errors":[{"t","readyState","code","message"}],"readyState":2,"ended":true,
@@ -22,6 +23,14 @@
 // anyway is seen doing it; or at timeoutMs. The EventSource is closed then.
 // Chromium runs once per process (one browser, a bounded pool of pages).
 //
+// HTTP/2: with "ca" (the PEM certificate the test server's certificate is
+// signed by, for an https URL), undici's EventSource and npm eventsource (through
+// undici's fetch) connect with an undici Agent that offers h2 (allowH2) and
+// trusts that certificate only; Chromium trusts it through
+// --ignore-certificate-errors-spki-list (chromium.mjs; the Go test passes the
+// key's hash in SSEKIT_INTEROP_SPKI) and offers h2 on TLS by itself. The Go
+// test checks on the server that the requests did arrive over HTTP/2.
+//
 // Environment: SSEKIT_CHROMIUM (default /usr/bin/chromium), SSEKIT_INTEROP_PAGES
 // (Chromium pages used in parallel, default 4).
 //
@@ -33,7 +42,7 @@
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { EventSource as NpmEventSource } from 'eventsource';
-import { EventSource as UndiciEventSource } from 'undici';
+import { EventSource as UndiciEventSource, Agent, fetch as undiciFetch } from 'undici';
 import { launch } from './chromium.mjs';
 
 // watch opens an EventSource with open(url) and records what it sees, as
@@ -116,14 +125,33 @@ function pkgVersion(name) {
 }
 
 // eventsource's own fetch is globalThis.fetch; extra headers (only for the
-// first request of the last-event-id scenario) go through a wrapper.
-function openNpm(req) {
+// first request of the last-event-id scenario) go through a wrapper. With an
+// h2 agent, its requests go through undici's fetch on that agent.
+function openNpm(req, agent) {
   return (url) => {
-    if (!req.headers) return new NpmEventSource(url);
+    if (!req.headers && !agent) return new NpmEventSource(url);
+    const f = agent ? (input, init) => undiciFetch(input, { ...init, dispatcher: agent }) : fetch;
     return new NpmEventSource(url, {
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...req.headers } }),
+      fetch: (input, init) => f(input, { ...init, headers: { ...(init && init.headers), ...(req.headers || {}) } }),
     });
   };
+}
+
+// h2Agent returns an undici Agent that offers HTTP/2 (ALPN h2) and trusts ca
+// only, or null without ca.
+function h2Agent(req) {
+  if (!req.ca) return null;
+  return new Agent({ allowH2: true, connect: { ca: req.ca } });
+}
+
+// withAgent runs f with the request's h2 agent (or null), then destroys it.
+async function withAgent(req, f) {
+  const agent = h2Agent(req);
+  try {
+    return await f(agent);
+  } finally {
+    if (agent) await agent.destroy().catch(() => {});
+  }
 }
 
 async function main() {
@@ -161,8 +189,8 @@ async function main() {
 
   const handle = async (req) => {
     switch (req.client) {
-      case 'eventsource': return watch(openNpm(req), req);
-      case 'undici': return watch((url) => new UndiciEventSource(url), req);
+      case 'eventsource': return withAgent(req, (agent) => watch(openNpm(req, agent), req));
+      case 'undici': return withAgent(req, (agent) => watch((url) => agent ? new UndiciEventSource(url, { dispatcher: agent }) : new UndiciEventSource(url), req));
       case 'chromium': return inPage(req);
       default: throw new Error(`unknown client ${JSON.stringify(req.client)}`);
     }
