@@ -29,24 +29,53 @@
 //   - Request.LastEventID carries the Last-Event-ID header, and a POST request
 //     with a body gets a stream.
 //
+// All of this holds on every transport the adapter serves: HTTP/1.1, HTTP/2
+// over TLS and h2c (HTTP/2 without TLS) for an adapter built on net/http.
+//
 // Every wait is bounded ([DefaultTimeout], [HeaderTimeout], [EventTimeout] and
 // tighter bounds where a scenario checks timing); no scenario sleeps to
-// synchronise. The suite takes about a second on a correct adapter.
+// synchronise. The suite takes a few seconds on a correct adapter.
+//
+// # Transports
+//
+// A harness that returns the adapter's http.Handler (a [HandlerHarness],
+// most simply a [HandlerHarnessFunc]) gets HTTP/2 coverage for free: the
+// suite starts the servers itself on 127.0.0.1 and runs every scenario over
+// [HTTP1], [H2] (TLS with ALPN, a certificate made for the run that the
+// suite's clients trust) and [H2C] (prior knowledge), with clients that speak
+// that transport only, and fails a scenario whose response arrives over
+// another protocol. It also fails a scenario if net/http logs a defect of the
+// handler (a superfluous WriteHeader call, a panic that reached net/http).
+// A harness that can only give a base URL ([Harness], [HarnessFunc]: Fiber,
+// fasthttp, which have no HTTP/2) runs over HTTP/1.1 only, and the run says
+// so in its log; [HarnessTransports] reports the transports of a harness.
+//
+// Scenarios that write HTTP/1.1 bytes themselves have an HTTP/2 form:
+// stalled-reader's client never replenishes its 64 KiB flow-control windows
+// instead of writing its request on a raw connection with a small receive
+// buffer. No scenario is HTTP/1.1-only; one that had to be would skip itself
+// on the other transports (see [Env].Transport), saying why.
 //
 // # Running the suite
 //
-// [Run] runs each scenario as a subtest named after it, so "go test -run
-// TestConformance/heartbeat" picks one. Serial scenarios (disconnects,
-// shutdown, stalled clients) run first, one at a time, each followed by a
-// goroutine-leak check (goleak); the others then run in parallel, and one leak
-// check covers them once they have all finished. Leak checks see every
+// [Run] runs each scenario as a subtest named after its transport and itself,
+// so "go test -run TestConformance/h2/heartbeat" picks one, and "go test -run
+// 'TestConformance/.*/heartbeat'" picks it on every transport. Serial
+// scenarios (disconnects, shutdown, stalled clients) run first, one at a
+// time, transport after transport, each followed by a goroutine-leak check
+// (goleak); the others then run in parallel, those of every transport
+// together, and one leak check covers them once they have all finished. The
+// leak checks cover HTTP/2 too: the suite's clients close their idle
+// connections when a scenario ends. Leak checks see every
 // goroutine of the process, so call Run from a test that does not call
 // t.Parallel (or pass [NoLeakCheck]); [LeakOptions] ignores a framework's
 // own long-lived goroutines.
 //
 // Options adapt the run to an adapter: [Skip] names scenarios for features
 // the framework cannot support (they still appear, as skipped subtests saying
-// why), and [KnownFailing] names scenarios the adapter fails today. A known
+// why), and [KnownFailing] names scenarios the adapter fails today; either
+// names a scenario on every transport ("heartbeat") or on one
+// ("h2/heartbeat"). A known
 // failure is reported as a skipped subtest carrying its failure messages and
 // does not fail the run, while a listed scenario that passes fails the run,
 // so the list shrinks as fixes land. Both fail the run when they name a
@@ -55,17 +84,16 @@
 //
 // # Writing a harness
 //
-// A [Harness] serves a core-level [Handler] through the adapter under test on
-// a loopback address. For a custom adapter, it is a few lines: start the
-// framework's server on 127.0.0.1 with one route for every path and method,
-// map the framework's request to a [Request] (method, path, query,
-// Last-Event-ID, headers, the request context when the framework has one that
-// ends with the request, and the body), pass the options to the adapter, and
-// stop the server with t.Cleanup. A handler's error must go through the
-// adapter's error path, as it would for users:
+// A harness serves a core-level [Handler] through the adapter under test. For
+// a custom adapter on net/http it is a few lines: return the adapter's
+// handler, answering every path and method, that maps the request to a
+// [Request] (method, path, query, Last-Event-ID, headers, the request
+// context, and the body) and passes the options to the adapter. A handler's
+// error must go through the adapter's error path, as it would for users. The
+// suite serves it over HTTP/1.1, h2 and h2c:
 //
-//	var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) string {
-//		srv := httptest.NewServer(myadapter.Handle(func(r *http.Request) (core.EventTarget, error) {
+//	var harness = conformance.HandlerHarnessFunc(func(t testing.TB, h conformance.Handler, opts ...core.Option) http.Handler {
+//		return myadapter.Handle(func(r *http.Request) (core.EventTarget, error) {
 //			return h(conformance.Request{
 //				Method:      r.Method,
 //				Path:        r.URL.Path,
@@ -75,17 +103,21 @@
 //				Context:     r.Context(),
 //				Body:        r.Body,
 //			})
-//		}, opts...))
-//		t.Cleanup(srv.Close)
-//		return srv.URL
+//		}, opts...)
 //	})
 //
 //	func TestConformance(t *testing.T) {
-//		conformance.Run(t, harness, conformance.KnownFailing("heartbeat")) // say why in a comment
+//		conformance.Run(t, harness, conformance.KnownFailing("h2/heartbeat")) // say why in a comment
 //	}
 //
 //	// The harness's own request mapping, checked before the suite relies on it.
 //	func TestHarness(t *testing.T) { conformance.CheckHarness(t, harness) }
+//
+// For a framework that is not an http.Handler (fasthttp), the harness starts
+// the framework's server on 127.0.0.1 itself, with one route for every path
+// and method, stops it with t.Cleanup and returns its base URL: a
+// [HarnessFunc]. The request context is then the framework's, if it has one
+// that ends with the request, and context.Background() otherwise.
 //
 // # Scenarios as data
 //
