@@ -89,8 +89,14 @@ var (
 	// refused without a status of its own; it answers 403.
 	ErrForbidden = errors.New("ssekit: forbidden")
 	// ErrUnavailable is matched by the error of a Subscribe that failed in
-	// the backend (such as Redis being unreachable) or after Shutdown; it
-	// answers 503.
+	// the backend (such as Redis being unreachable) or after Shutdown. The
+	// error carries 503 for [core.StatusOf] and also matches
+	// [core.ErrShutdown], so that every adapter answers it the way it
+	// answers a stream asked for during a shutdown ([core.Refusal]): 200, a
+	// short jittered "retry:", and the end of the stream. A browser's
+	// EventSource treats any other status as final and would never
+	// reconnect; this way it retries within about a second, and resumes
+	// with its Last-Event-ID once the backend is back.
 	ErrUnavailable = errors.New("ssekit: broker unavailable")
 	// ErrNoTopic is returned for a Subscribe without topics (it answers 400)
 	// and a Publish to the empty topic.
@@ -255,8 +261,10 @@ func encodeBody(m core.Message) ([]byte, error) {
 // only.
 //
 // Errors carry an HTTP status for adapters: 400 without topics, 403 (or the
-// hook's own status) when Authorize refuses, 503 after Shutdown (matching
-// [core.ErrShutdown]) or when the backend fails. On error the subscription
+// hook's own status) when Authorize refuses, 503 after Shutdown or when the
+// backend fails (matching [ErrUnavailable] and [core.ErrShutdown], which
+// the adapters answer with 200 and a short retry, so that browsers
+// reconnect). On error the subscription
 // is nil; calling Stop on it is a no-op, so `return b.Subscribe(...)` from a
 // handler is safe. A panic in Authorize or in the backend leaves nothing
 // registered and goes on to the caller.
@@ -323,8 +331,16 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 	return s, nil
 }
 
+// unavailable is the error of a Subscribe the broker cannot serve now. It
+// matches core.ErrShutdown, whatever its cause, because that is the error
+// the adapters answer with a retry instead of a status that strands
+// browsers (see ErrUnavailable).
 func unavailable(cause error) error {
-	return &statusError{http.StatusServiceUnavailable, ErrUnavailable.Error(), []error{ErrUnavailable, cause}}
+	causes := []error{ErrUnavailable, cause}
+	if !errors.Is(cause, core.ErrShutdown) {
+		causes = append(causes, core.ErrShutdown)
+	}
+	return &statusError{http.StatusServiceUnavailable, ErrUnavailable.Error(), causes}
 }
 
 // uniq returns copies of topics without empty names and duplicates, in

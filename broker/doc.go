@@ -18,10 +18,21 @@
 //     then live ones, with no gap and no duplicate: every subscriber sees a
 //     strictly increasing sequence of ids. An empty Last-Event-ID means live
 //     events only.
-//   - The log is bounded by count and by age ([MemoryOptions]). When a
-//     client's Last-Event-ID is older than the log, or is not a broker id, it
-//     first receives the [ResetEvent] signal ("ssekit-reset", empty data, no
-//     id) and then what the log still holds: never a silent loss.
+//   - The log is bounded by count and by age ([MemoryOptions]; age is
+//     enforced by a timer too, so an idle log is released). When a client's
+//     Last-Event-ID is older than the log, beyond every id the backend holds
+//     (a process restarted with its clock behind, a Redis restored from an
+//     older snapshot, a forged id), or not a broker id, it first receives
+//     the [ResetEvent] signal ("ssekit-reset", empty data, no id) and then
+//     what the log still holds and live events: never a silent loss, never
+//     a silent stall.
+//   - Ids never wrap around: past "18446744073709551615-18446744073709551615"
+//     Publish fails with [ErrIDSpace].
+//   - When the backend is unreachable, Subscribe fails with an error that
+//     matches [ErrUnavailable] and [core.ErrShutdown]: the adapters answer
+//     it with 200, a jittered "retry:" under 1.5 s and the end of the
+//     stream, so browsers keep reconnecting (with their Last-Event-ID)
+//     until it is back, instead of giving up on a 503.
 //   - Each subscriber has a bounded queue of references to shared frames and
 //     no goroutine of its own; fan-out never blocks. A subscriber whose queue
 //     overflows is disconnected ([ErrSlowSubscriber]; its client resumes with

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -82,12 +83,24 @@ func (id ID) Compare(o ID) int {
 // IsZero reports whether id is "0-0", which the broker reads as "none".
 func (id ID) IsZero() bool { return id == ID{} }
 
+// ErrIDSpace is matched by the error of a Publish that needs an id after
+// the greatest one there is, "18446744073709551615-18446744073709551615":
+// ids never wrap around nor repeat.
+var ErrIDSpace = errors.New("ssekit: no event id left after the last one")
+
 // Next returns the id a backend assigns after id at time ms (Unix
 // milliseconds): ms-0 when the clock moved past id, otherwise id with its
 // sequence incremented, so ids keep growing even when the clock steps back.
-func (id ID) Next(ms uint64) ID {
-	if ms > id.Ms {
-		return ID{Ms: ms}
+// A sequence at its maximum carries into the next millisecond. After the
+// greatest id there is no next: Next returns id itself, and ok is false.
+func (id ID) Next(ms uint64) (next ID, ok bool) {
+	switch {
+	case ms > id.Ms:
+		return ID{Ms: ms}, true
+	case id.Seq < math.MaxUint64:
+		return ID{Ms: id.Ms, Seq: id.Seq + 1}, true
+	case id.Ms < math.MaxUint64:
+		return ID{Ms: id.Ms + 1}, true
 	}
-	return ID{Ms: id.Ms, Seq: id.Seq + 1}
+	return id, false
 }

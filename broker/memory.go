@@ -50,7 +50,16 @@ type Memory struct {
 	forgotten ID   // the greatest id dropped from a topic no longer held
 	logs      map[string]*memLog
 	appends   int // since the last sweep
+	// MaxAge is enforced by time too, not only when events arrive: while
+	// any entry is held, a timer is armed for the oldest one's expiry.
+	afterFunc func(time.Duration, func()) stopper // time.AfterFunc; tests inject one
+	timer     stopper                             // armed while entries are held
 }
+
+// stopper is the part of *time.Timer the age timer uses.
+type stopper interface{ Stop() bool }
+
+func afterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 
 // memLog is one topic's log, oldest first.
 type memLog struct {
@@ -67,9 +76,14 @@ type memEntry struct {
 // sweepEvery is how many appends pass between sweeps of every topic's age.
 const sweepEvery = 1024
 
+// minSweepGap bounds how often the age timer sweeps, as a fraction of
+// MaxAge: an entry outlives MaxAge by at most MaxAge/16 (and 10 ms), and the
+// timer sweeps (one pass over the topics) at most 16 times per MaxAge.
+const minSweepGap = 16
+
 // NewMemory returns an empty in-memory backend.
 func NewMemory(o MemoryOptions) *Memory {
-	m := &Memory{now: o.Now, maxLen: o.MaxLen, maxAge: o.MaxAge, logs: map[string]*memLog{}}
+	m := &Memory{now: o.Now, maxLen: o.MaxLen, maxAge: o.MaxAge, logs: map[string]*memLog{}, afterFunc: afterFunc}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -115,7 +129,11 @@ func (m *Memory) Append(_ context.Context, topic string, r Record) (ID, error) {
 	now := m.now()
 	id := r.ID
 	if id.IsZero() {
-		id = m.last.Next(unixMs(now))
+		next, ok := m.last.Next(unixMs(now))
+		if !ok {
+			return ID{}, errors.Join(ErrIDSpace, errors.New("ssekit: no id after "+m.last.String()))
+		}
+		id = next
 	} else if m.used && id.Compare(m.last) <= 0 {
 		return ID{}, idOrderError(id, m.last)
 	}
@@ -140,6 +158,9 @@ func (m *Memory) Append(_ context.Context, topic string, r Record) (ID, error) {
 	m.trim(l, now)
 	if m.appends++; m.appends >= sweepEvery {
 		m.sweep(now)
+	}
+	if m.timer == nil && m.maxAge > 0 {
+		m.timer = m.afterFunc(m.maxAge, m.expire)
 	}
 	if m.sink != nil {
 		m.sink.Deliver(e)
@@ -175,6 +196,31 @@ func (m *Memory) sweep(now time.Time) {
 	}
 }
 
+// expire is the age timer: it sweeps every topic and, while entries are
+// left, arms itself again for the oldest one's expiry (at least MaxAge/16
+// later, so a sweep's cost is bounded per MaxAge).
+func (m *Memory) expire() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.timer = nil
+	if m.closed {
+		return
+	}
+	now := m.now()
+	m.sweep(now)
+	var oldest time.Time
+	for _, l := range m.logs {
+		if at := l.entries[0].at; oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+	}
+	if oldest.IsZero() {
+		return // nothing held: the next Append arms the timer
+	}
+	d := max(oldest.Add(m.maxAge).Sub(now), m.maxAge/minSweepGap, 10*time.Millisecond)
+	m.timer = m.afterFunc(d, m.expire)
+}
+
 // drop removes the n oldest entries, remembering the greatest id dropped.
 func (l *memLog) drop(n int) {
 	if n <= 0 {
@@ -196,7 +242,10 @@ func (m *Memory) Read(_ context.Context, topics []string, after ID) ([]Entry, bo
 		return nil, false, errBackendClosed
 	}
 	now := m.now()
-	complete := after.Compare(m.epoch) >= 0
+	// An id below the log's start predates it; one above the greatest id
+	// was never given by this backend (a restart with the clock behind, a
+	// forged id): either way the client must be told.
+	complete := after.Compare(m.epoch) >= 0 && after.Compare(m.last) <= 0
 	var out []Entry
 	for _, topic := range topics {
 		l := m.logs[topic]
@@ -237,5 +286,9 @@ func (m *Memory) Close() error {
 	defer m.mu.Unlock()
 	m.closed = true
 	m.logs = nil
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
 	return nil
 }

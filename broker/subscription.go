@@ -262,11 +262,18 @@ func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bo
 	if s.ending || s.stopped {
 		return false
 	}
+	s.floor = after
 	if !complete {
 		s.q = append(s.q, resetFrame)
 		s.qbytes += len(resetFrame)
+		if len(entries) == 0 {
+			// Nothing logged after the client's id, which may be beyond
+			// every id the backend holds (a restart with the clock behind, a
+			// restore that lost acknowledged events, a forged id): live
+			// events must not be held to it.
+			s.floor = ID{}
+		}
 	}
-	s.floor = after
 	for i := range entries {
 		e := &entries[i]
 		if e.ID.Compare(s.floor) <= 0 {
