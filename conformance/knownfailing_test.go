@@ -98,9 +98,12 @@ func TestHelperProcess(t *testing.T) {
 	case "known-but-passes":
 		conformance.RunScenarios(t, nopHarness, scenarios[:1], conformance.KnownFailing("passes"))
 	case "unknown-names":
-		conformance.RunScenarios(t, nopHarness, scenarios[:1], conformance.Skip("no-such"), conformance.KnownFailing("nor-this"))
+		conformance.RunScenarios(t, nopHarness, scenarios[:1], conformance.Skip("no-such", "h2/passes"),
+			conformance.KnownFailing("nor-this", "http1/nor-that"))
 	case "skip":
 		conformance.RunScenarios(t, nopHarness, scenarios[:1], conformance.Skip("passes"))
+	case "skip-scoped":
+		conformance.RunScenarios(t, nopHarness, scenarios[:1], conformance.Skip("http1/passes"))
 	case "unlisted-failures": // all but "panics", which would crash the child
 		conformance.RunScenarios(t, nopHarness, slices.DeleteFunc(scenarios, func(s conformance.Scenario) bool { return s.Name == "panics" }))
 	case "broken-unlisted":
@@ -202,12 +205,21 @@ func TestUnknownNamesFailTheRun(t *testing.T) {
 	t.Parallel()
 	runHelper(t, "unknown-names").check(t, true, map[string]string{},
 		`conformance.Skip: no scenario is named "no-such"`,
-		`conformance.KnownFailing: no scenario is named "nor-this"`)
+		`conformance.KnownFailing: no scenario is named "nor-this"`,
+		`conformance.KnownFailing: no scenario is named "nor-that"`,
+		`conformance.Skip("h2/passes"): the harness is not run over "h2" (transports: [http1])`)
 }
 
 func TestSkipIsReported(t *testing.T) {
 	t.Parallel()
 	runHelper(t, "skip").check(t, false, map[string]string{"passes": "SKIP"},
+		`skipped: the harness lists "passes" in conformance.Skip`)
+}
+
+// TestSkipScoped: a name prefixed with a transport applies on that transport.
+func TestSkipScoped(t *testing.T) {
+	t.Parallel()
+	runHelper(t, "skip-scoped").check(t, false, map[string]string{"passes": "SKIP"},
 		`skipped: the harness lists "passes" in conformance.Skip`)
 }
 
