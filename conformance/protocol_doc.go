@@ -581,12 +581,12 @@
 //
 // # Scenario idle-past-write-timeout
 //
-// An idle stream outlives the write timeout: with WithWriteTimeout(300ms) and no heartbeats, the producer
-// sends an event, lets the stream idle for 1.2s, then sends two more and closes; the client gets all three
+// An idle stream outlives the write timeout: with WithWriteTimeout(500ms) and no heartbeats, the producer
+// sends an event, lets the stream idle for 1.5s, then sends two more and closes; the client gets all three
 // and the normal end. A write deadline left armed while the stream idles ends it when it fires: on HTTP/2,
 // net/http resets the stream then, whether or not a write is pending, so the later events never arrive.
 //
-// Server: No heartbeat. A write that blocks for 300ms ends the stream.
+// Server: No heartbeat. A write that blocks for 500ms ends the stream.
 //
 // Request: GET /idle-past-write-timeout.
 //
