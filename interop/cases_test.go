@@ -279,6 +279,7 @@ func failCase(s conformance.Scenario) testCase {
 			if srv == nil {
 				return
 			}
+			srv.panicLogged = s.Name == "handler-panic"
 			defer j.stop(srv)
 			res, ok := j.open(srv, s.Path(), clientRequest{UntilClosed: true, LingerMs: ms(linger), TimeoutMs: ms(failTimeout)})
 			if !ok {
