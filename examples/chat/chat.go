@@ -1,4 +1,11 @@
-package main
+// Package chat is the chat example without its web framework: the rooms
+// on the broker, the routes' logic, the checks and limits, the page, the
+// net/http server and the main function. Each framework serves it from a
+// directory of its own (a module of its own but for net/http, so that
+// running one downloads that framework only); see Main for the commands.
+//
+// The tests every framework runs are in package chattest.
+package chat
 
 import (
 	"bytes"
@@ -28,8 +35,8 @@ var pageFS embed.FS
 // Limits on what clients send.
 const (
 	maxUser = 32       // characters in a user name
-	maxText = 2000     // characters in a message
-	maxBody = 16 << 10 // bytes in a POST body
+	MaxText = 2000     // characters in a message
+	MaxBody = 16 << 10 // bytes in a POST body
 	maxID   = 64       // bytes in a Last-Event-ID or since parameter
 )
 
@@ -39,10 +46,10 @@ const (
 	eventSystem  = "system"  // a notice: {"kind","user","text"}, such as a join
 )
 
-// tokenHeader is the request header that carries the token of private rooms;
+// TokenHeader is the request header that carries the token of private rooms;
 // a browser's EventSource cannot set headers, so the "token" query parameter
 // works too.
-const tokenHeader = "X-Chat-Token"
+const TokenHeader = "X-Chat-Token"
 
 // privatePrefix starts the name of every room that needs the token.
 const privatePrefix = "private-"
@@ -51,10 +58,10 @@ const privatePrefix = "private-"
 // http.Server.RegisterOnShutdown, which gives the hook no context.
 const shutdownTimeout = 10 * time.Second
 
-// streamOptions configure every stream: a heartbeat every 10s keeps proxies
+// StreamOptions configure every stream: a heartbeat every 10s keeps proxies
 // from closing idle streams, and a server that learns of a client that left
 // only from a failed write notices it sooner.
-var streamOptions = []core.Option{core.WithHeartbeat(10 * time.Second)}
+var StreamOptions = []core.Option{core.WithHeartbeat(10 * time.Second)}
 
 // roomName is what a room may be called: it becomes the broker topic
 // "room:<name>".
@@ -74,8 +81,8 @@ type notice struct {
 	Text string `json:"text"`
 }
 
-// posted is the answer to a POST: the id of the event the message became.
-type posted struct {
+// Posted is the answer to a POST: the id of the event the message became.
+type Posted struct {
 	ID string `json:"id"`
 }
 
@@ -84,20 +91,20 @@ type joining struct {
 	User string `json:"user"`
 }
 
-// streamRequest is what GET /rooms/{room}/events reads from the request. A
+// StreamRequest is what GET /rooms/{room}/events reads from the request. A
 // GET never publishes anything: announcing a user is a POST (join), which
 // a page of another site cannot send (see checkPost).
-type streamRequest struct {
+type StreamRequest struct {
 	Room        string
 	Token       string // X-Chat-Token header, or token query parameter
 	LastEventID string // Last-Event-ID header, sent by a reconnecting client
 	Since       string // since query parameter: where a first connection starts
 }
 
-// chat is the application, the same on every framework: rooms are broker
+// Chat is the application, the same on every framework: rooms are broker
 // topics, the events route subscribes to one, the messages route publishes
 // to it.
-type chat struct {
+type Chat struct {
 	broker  *broker.Broker
 	token   string
 	page    []byte // page.html with the backend filled in
@@ -106,18 +113,18 @@ type chat struct {
 	rooms   *roomTable // rooms holding messages
 }
 
-// chatOptions configures newChat.
-type chatOptions struct {
+// Options configures New.
+type Options struct {
 	Backend     broker.Backend // nil: the in-memory backend
 	BackendName string         // shown on the page, such as "memory"
 	Token       string         // the token of private rooms; empty refuses everyone
 	Limits      Limits         // zero fields: defaultLimits
 }
 
-// newChat returns the chat application on a new broker.
-func newChat(o chatOptions) *chat {
+// New returns the chat application on a new broker.
+func New(o Options) *Chat {
 	l := o.Limits.withDefaults()
-	c := &chat{token: o.Token, limits: l, limiter: newLimiter(l), rooms: newRoomTable(l)}
+	c := &Chat{token: o.Token, limits: l, limiter: newLimiter(l), rooms: newRoomTable(l)}
 	backend := o.Backend
 	if backend == nil {
 		// Each room keeps RoomLog messages for RoomAge at most: with
@@ -133,6 +140,12 @@ func newChat(o chatOptions) *chat {
 	return c
 }
 
+// Limits returns the chat's limits, its defaults filled in.
+func (c *Chat) Limits() Limits { return c.limits }
+
+// Broker returns the chat's broker.
+func (c *Chat) Broker() *broker.Broker { return c.broker }
+
 // tokenKey is the context key of the token the client sent.
 type tokenKey struct{}
 
@@ -144,7 +157,7 @@ func withToken(ctx context.Context, token string) context.Context {
 // subscribes to (and by post): a room named private-* needs the token, which
 // the route put into ctx. Its error carries a status (403) and a message for
 // the client; an error without one would answer 403 "ssekit: forbidden".
-func (c *chat) authorize(ctx context.Context, topic string) error {
+func (c *Chat) authorize(ctx context.Context, topic string) error {
 	room := strings.TrimPrefix(topic, "room:")
 	if !strings.HasPrefix(room, privatePrefix) {
 		return nil
@@ -154,7 +167,7 @@ func (c *chat) authorize(ctx context.Context, topic string) error {
 		return nil
 	}
 	if token == "" {
-		return core.Error(http.StatusForbidden, "room "+room+" is private: send its token in the "+tokenHeader+" header or the token query parameter")
+		return core.Error(http.StatusForbidden, "room "+room+" is private: send its token in the "+TokenHeader+" header or the token query parameter")
 	}
 	return core.Error(http.StatusForbidden, "room "+room+" is private: wrong token")
 }
@@ -193,14 +206,14 @@ func checkText(field, s string, limit int, multiline bool) (string, error) {
 // errBodyTimeout answers a body not sent within Limits.BodyTimeout.
 var errBodyTimeout = core.Error(http.StatusRequestTimeout, "the body was not sent in time")
 
-// errBodyTooLarge answers a body over maxBody bytes.
+// errBodyTooLarge answers a body over MaxBody bytes.
 var errBodyTooLarge = core.Error(http.StatusRequestEntityTooLarge, "body too large: at most 16 KiB")
 
-// decodeJSON reads a POST body of at most maxBody bytes into v: one JSON
+// decodeJSON reads a POST body of at most MaxBody bytes into v: one JSON
 // object with no other fields than v's. shape shows the expected object
 // in the error.
 func decodeJSON(body io.Reader, v any, shape string) error {
-	b, err := io.ReadAll(io.LimitReader(body, maxBody+1))
+	b, err := io.ReadAll(io.LimitReader(body, MaxBody+1))
 	var tooLarge *http.MaxBytesError
 	var timeout net.Error
 	switch {
@@ -210,7 +223,7 @@ func decodeJSON(body io.Reader, v any, shape string) error {
 		return errBodyTimeout
 	case err != nil:
 		return core.Error(http.StatusBadRequest, "could not read the body")
-	case len(b) > maxBody:
+	case len(b) > MaxBody:
 		return errBodyTooLarge
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -235,7 +248,7 @@ func decodeMessage(body io.Reader) (message, error) {
 	if m.User, err = checkText("user", m.User, maxUser, false); err != nil {
 		return message{}, err
 	}
-	if m.Text, err = checkText("text", m.Text, maxText, true); err != nil {
+	if m.Text, err = checkText("text", m.Text, MaxText, true); err != nil {
 		return message{}, err
 	}
 	return m, nil
@@ -255,13 +268,13 @@ func encodeJSON(v any) (json.RawMessage, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// subscribe is the events route: it returns the room's broker subscription,
+// Subscribe is the events route: it returns the room's broker subscription,
 // which the framework's adapter streams. A reconnecting client (with
 // Last-Event-ID) gets what it missed first; a first connection starts live,
 // or from ?since= ("0": everything the room's log still holds, after the
 // ssekit-reset signal). It publishes nothing: a GET can be sent by any
 // page, an <img> or a link, so announcing a user is a POST (join).
-func (c *chat) subscribe(ctx context.Context, q streamRequest) (core.EventTarget, error) {
+func (c *Chat) Subscribe(ctx context.Context, q StreamRequest) (core.EventTarget, error) {
 	if err := checkRoom(q.Room); err != nil {
 		return nil, err
 	}
@@ -282,7 +295,7 @@ func (c *chat) subscribe(ctx context.Context, q streamRequest) (core.EventTarget
 // admitPost checks a POST before its body is read: its origin and content
 // type (checkPost), the room, the token of a private room, and the
 // client's rate.
-func (c *chat) admitPost(ctx context.Context, q postRequest) error {
+func (c *Chat) admitPost(ctx context.Context, q PostRequest) error {
 	if err := checkPost(q); err != nil {
 		return err
 	}
@@ -298,83 +311,83 @@ func (c *chat) admitPost(ctx context.Context, q postRequest) error {
 	return nil
 }
 
-// post is the messages route: it validates the message and publishes it to
+// Post is the messages route: it validates the message and publishes it to
 // the room as a "message" event whose data is the JSON object.
-func (c *chat) post(ctx context.Context, q postRequest) (posted, error) {
+func (c *Chat) Post(ctx context.Context, q PostRequest) (Posted, error) {
 	if err := c.admitPost(ctx, q); err != nil {
-		return posted{}, err
+		return Posted{}, err
 	}
 	m, err := decodeMessage(q.Body)
 	if err != nil {
-		return posted{}, err
+		return Posted{}, err
 	}
 	return c.publish(ctx, q.Room, eventMessage, m)
 }
 
-// join is the join route: it announces a user to the room with a "system"
+// Join is the join route: it announces a user to the room with a "system"
 // event. The page posts it once it has opened the room's stream, so the
 // newcomer sees it too.
-func (c *chat) join(ctx context.Context, q postRequest) (posted, error) {
+func (c *Chat) Join(ctx context.Context, q PostRequest) (Posted, error) {
 	if err := c.admitPost(ctx, q); err != nil {
-		return posted{}, err
+		return Posted{}, err
 	}
 	var j joining
 	if err := decodeJSON(q.Body, &j, `{"user": "..."}`); err != nil {
-		return posted{}, err
+		return Posted{}, err
 	}
 	user, err := checkText("user", j.User, maxUser, false)
 	if err != nil {
-		return posted{}, err
+		return Posted{}, err
 	}
 	return c.publish(ctx, q.Room, eventSystem, notice{Kind: "join", User: user, Text: user + " joined"})
 }
 
 // publish publishes v as an event to room, if the room counts already or
 // one more room may (Limits.MaxRooms).
-func (c *chat) publish(ctx context.Context, room, event string, v any) (posted, error) {
+func (c *Chat) publish(ctx context.Context, room, event string, v any) (Posted, error) {
 	data, err := encodeJSON(v)
 	if err != nil {
-		return posted{}, err
+		return Posted{}, err
 	}
 	if !c.rooms.admit(room) {
-		return posted{}, core.Error(http.StatusServiceUnavailable, "too many active rooms: post to an existing room, or try again later")
+		return Posted{}, core.Error(http.StatusServiceUnavailable, "too many active rooms: post to an existing room, or try again later")
 	}
 	id, err := c.broker.Publish(ctx, topic(room), core.Message{Event: event, Data: data})
 	c.rooms.published(room)
 	if err != nil {
 		log.Printf("chat: publishing to %s: %v", room, err)
 		if errors.Is(err, core.ErrShutdown) {
-			return posted{}, core.Error(http.StatusServiceUnavailable, "the server is shutting down")
+			return Posted{}, core.Error(http.StatusServiceUnavailable, "the server is shutting down")
 		}
-		return posted{}, core.Error(http.StatusServiceUnavailable, "the message could not be delivered, try again")
+		return Posted{}, core.Error(http.StatusServiceUnavailable, "the message could not be delivered, try again")
 	}
-	return posted{ID: id}, nil
+	return Posted{ID: id}, nil
 }
 
-// streamRequestOf reads a streamRequest from a net/http request (net/http,
+// StreamRequestOf reads a StreamRequest from a net/http request (net/http,
 // Gin and Echo all hand one over).
-func streamRequestOf(r *http.Request, room, lastEventID string) streamRequest {
-	return streamRequest{Room: room, Token: tokenOf(r), LastEventID: lastEventID, Since: r.URL.Query().Get("since")}
+func StreamRequestOf(r *http.Request, room, lastEventID string) StreamRequest {
+	return StreamRequest{Room: room, Token: TokenOf(r), LastEventID: lastEventID, Since: r.URL.Query().Get("since")}
 }
 
-// postRequestOf reads a postRequest from a net/http request. Its body is
+// PostRequestOf reads a PostRequest from a net/http request. Its body is
 // limited already (guardBodies).
-func postRequestOf(r *http.Request, room string) postRequest {
-	return postRequest{Room: room, Token: tokenOf(r), ContentType: r.Header.Get("Content-Type"),
+func PostRequestOf(r *http.Request, room string) PostRequest {
+	return PostRequest{Room: room, Token: TokenOf(r), ContentType: r.Header.Get("Content-Type"),
 		Origin: r.Header.Get("Origin"), FetchSite: r.Header.Get("Sec-Fetch-Site"), Host: r.Host,
 		Client: hostIP(r.RemoteAddr), Body: r.Body}
 }
 
-// tokenOf returns the token a net/http request carries.
-func tokenOf(r *http.Request) string {
-	if t := r.Header.Get(tokenHeader); t != "" {
+// TokenOf returns the token a net/http request carries.
+func TokenOf(r *http.Request) string {
+	if t := r.Header.Get(TokenHeader); t != "" {
 		return t
 	}
 	return r.URL.Query().Get("token")
 }
 
-// pageHandler serves the page, telling it which framework serves it.
-func (c *chat) pageHandler(framework string) http.Handler {
+// PageHandler serves the page, telling it which framework serves it.
+func (c *Chat) PageHandler(framework string) http.Handler {
 	b := bytes.Replace(c.page, []byte("{{FRAMEWORK}}"), []byte(html.EscapeString(framework)), -1)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -382,13 +395,13 @@ func (c *chat) pageHandler(framework string) http.Handler {
 	})
 }
 
-// serveHTTP serves h on ln with net/http (for net/http, Gin and Echo) and
+// Serve serves h on ln with net/http (for net/http, Gin and Echo) and
 // returns the function that stops it. On srv.Shutdown, the broker's
 // Shutdown runs as an OnShutdown hook: it ends every stream, after what is
 // queued, so that the handlers return and srv.Shutdown, which waits for
 // them, can finish; the broker then closes its backend. stop calls the
 // broker's Shutdown again, which waits for that.
-func (c *chat) serveHTTP(ln net.Listener, h http.Handler) (stop func(context.Context) error) {
+func (c *Chat) Serve(ln net.Listener, h http.Handler) (stop func(context.Context) error) {
 	srv := &http.Server{
 		Handler:           guardBodies(h, c.limits.BodyTimeout),
 		ReadHeaderTimeout: c.limits.ReadHeaderTimeout, // slow or partial headers
@@ -412,7 +425,7 @@ func (c *chat) serveHTTP(ln net.Listener, h http.Handler) (stop func(context.Con
 
 // guardBodies bounds every request that carries a body: it must arrive
 // within timeout (a read deadline on this request only) and hold at most
-// maxBody bytes (http.MaxBytesReader, which also closes the connection of
+// MaxBody bytes (http.MaxBytesReader, which also closes the connection of
 // a body too large). The deadline covers what net/http reads of an unread
 // body after the handler, too (a POST to an unknown route). Requests
 // without a body, such as every EventSource GET, are left alone: a read
@@ -424,7 +437,7 @@ func guardBodies(h http.Handler, timeout time.Duration) http.Handler {
 				http.Error(w, "cannot bound the body", http.StatusInternalServerError)
 				return
 			}
-			r.Body = timeoutBody{http.MaxBytesReader(w, r.Body, maxBody), w}
+			r.Body = timeoutBody{http.MaxBytesReader(w, r.Body, MaxBody), w}
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"io"
@@ -54,10 +54,10 @@ type Limits struct {
 	MaxClients int
 }
 
-// defaultLimits are the limits of `go run ./examples/chat`.
+// defaultLimits are the limits of `go run ./examples/chat/<framework>`.
 //
 // Worst case held in memory by the in-memory backend: a frame is at most
-// maxFrame bytes (a 32-character name and a 2000-character text of 4-byte
+// MaxFrame bytes (a 32-character name and a 2000-character text of 4-byte
 // characters, JSON without HTML escaping, the SSE fields around it), and
 // the backend holds at most MaxRooms × RoomLog frames of rooms that count,
 // plus the frames of rooms that aged out, which the backend drops at its
@@ -108,17 +108,17 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// maxFrame is the largest event frame a chat message can become: "id: "
+// MaxFrame is the largest event frame a chat message can become: "id: "
 // and a broker id (at most 41 bytes), "event: message", and one data line
 // holding {"user":"…","text":"…"}, where every character takes at most 4
 // bytes (UTF-8, or a 2-byte escape such as \" or \n; the characters JSON
 // escapes longer, controls and U+2028/U+2029, are refused).
-const maxFrame = len("id: \n") + 41 + len("event: message\n") + len("data: \n\n") +
-	len(`{"user":"","text":""}`) + 4*(maxUser+maxText)
+const MaxFrame = len("id: \n") + 41 + len("event: message\n") + len("data: \n\n") +
+	len(`{"user":"","text":""}`) + 4*(maxUser+MaxText)
 
-// postRequest is what the POST routes read from the request, the same on
+// PostRequest is what the POST routes read from the request, the same on
 // every framework.
-type postRequest struct {
+type PostRequest struct {
 	Room        string
 	Token       string    // X-Chat-Token header, or token query parameter
 	ContentType string    // Content-Type header
@@ -126,7 +126,7 @@ type postRequest struct {
 	FetchSite   string    // Sec-Fetch-Site header, sent by browsers
 	Host        string    // the Host the request was sent to
 	Client      string    // the client's IP address (the connection's, not a header's)
-	Body        io.Reader // limited by the framework to maxBody bytes
+	Body        io.Reader // limited by the framework to MaxBody bytes
 }
 
 // checkPost refuses what a browser page of another site could send: a body
@@ -134,7 +134,7 @@ type postRequest struct {
 // send text/plain, never application/json) answers 415, and a request
 // from another origin answers 403. A request without Origin or
 // Sec-Fetch-Site does not come from a browser (curl, scripts) and passes.
-func checkPost(q postRequest) error {
+func checkPost(q PostRequest) error {
 	switch q.FetchSite {
 	case "", "same-origin", "none":
 	default: // "same-site", "cross-site"

@@ -1,11 +1,13 @@
-// Command chat is a live chat built on the ssekit broker, served by the
+// The chat is a live chat built on the ssekit broker, served by the
 // framework of your choice, with a page that shows rooms and messages live:
 //
-//	go run ./examples/chat -framework gin -addr 127.0.0.1:8080
+//	go run ./examples/chat/gin -addr 127.0.0.1:8080
 //
 // then open http://127.0.0.1:8080/ in two browser windows and chat. The
-// -framework flag takes nethttp, gin, echo or fiber; the routes and their
-// behaviour are the same on each:
+// framework is the directory: ./examples/chat/nethttp, gin, echo or fiber
+// (each but nethttp a module of its own, so that running one downloads
+// that framework only); the routes and their behaviour are the same on
+// each:
 //
 //	GET  /                      the page (one EventSource on the current room)
 //	GET  /rooms/{room}/events   the room's event stream: broker.Subscribe on
@@ -55,17 +57,19 @@
 // frameworks, against one Redis:
 //
 //	redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no &
-//	go run ./examples/chat -framework gin -addr 127.0.0.1:8080 -redis 127.0.0.1:6379 &
-//	go run ./examples/chat -framework fiber -addr 127.0.0.1:8081 -redis 127.0.0.1:6379 &
+//	go run ./examples/chat/gin -addr 127.0.0.1:8080 -redis 127.0.0.1:6379 &
+//	go run ./examples/chat/fiber -addr 127.0.0.1:8081 -redis 127.0.0.1:6379 &
 //
 // then open http://127.0.0.1:8080/ in one window and http://127.0.0.1:8081/
-// in another, pick the same room, and chat across them.
+// in another, pick the same room, and chat across them. Every framework
+// offers -redis, so the Redis client (go-redis) is part of this package
+// and of what running the chat on any framework downloads.
 //
 // On SIGINT or SIGTERM the server shuts down: the broker ends every stream
 // after what is queued (browsers reconnect with Last-Event-ID, to another
 // instance or once this one is back) and closes its backend, then the
 // server stops.
-package main
+package chat
 
 import (
 	"context"
@@ -83,31 +87,31 @@ import (
 	redisbroker "github.com/ssekit/ssekit/broker/redis"
 )
 
-// frameworks maps a -framework value to the function that serves the chat
-// on ln and returns the function that stops the server and the broker.
-var frameworks = map[string]func(ln net.Listener, c *chat) (stop func(context.Context) error){
-	"nethttp": serveNetHTTP,
-	"gin":     serveGin,
-	"echo":    serveEcho,
-	"fiber":   serveFiber,
+// Framework is a web framework that serves the chat.
+type Framework struct {
+	// Name is the framework's name, shown on the page: "Gin".
+	Name string
+	// Serve serves the chat c on ln and returns the function that stops
+	// the server and the broker.
+	Serve func(ln net.Listener, c *Chat) (stop func(context.Context) error)
 }
 
 // redisPrefix is the prefix of the chat's Redis keys.
 const redisPrefix = "ssekit-chat"
 
-func main() {
-	framework := flag.String("framework", "nethttp", "the framework that serves the chat: nethttp, gin, echo or fiber")
+// Main is the main function of the chat on fw: it serves the chat on the
+// address given by -addr until SIGINT or SIGTERM, then shuts down.
+func Main(fw Framework) {
 	addr := flag.String("addr", "127.0.0.1:8080", "the address to listen on")
 	redisAddr := flag.String("redis", "", "a Redis server (host:port) to keep the rooms in, shared by every instance using it; empty keeps them in memory")
 	token := flag.String("token", "letmein", "the token of private-* rooms (empty: nobody may use them)")
 	flag.Parse()
-	serve, ok := frameworks[*framework]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "chat: unknown -framework %q (want nethttp, gin, echo or fiber)\n", *framework)
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "chat: unexpected arguments %q (the framework is the directory you run: ./examples/chat/nethttp, gin, echo or fiber)\n", flag.Args())
 		os.Exit(2)
 	}
 
-	o := chatOptions{BackendName: "in-memory broker", Token: *token}
+	o := Options{BackendName: "in-memory broker", Token: *token}
 	var rdb *goredis.Client
 	if *redisAddr != "" {
 		rdb = goredis.NewClient(&goredis.Options{Addr: *redisAddr})
@@ -121,14 +125,14 @@ func main() {
 		o.Backend = redisbroker.New(rdb, redisbroker.Options{Prefix: redisPrefix, MaxLen: l.RoomLog, MaxAge: l.RoomAge})
 		o.BackendName = "Redis Streams at " + *redisAddr
 	}
-	c := newChat(o)
+	c := New(o)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	stop := serve(ln, c)
-	log.Printf("chat on %s (%s): open http://%s/", *framework, o.BackendName, ln.Addr())
+	stop := fw.Serve(ln, c)
+	log.Printf("chat on %s (%s): open http://%s/", fw.Name, o.BackendName, ln.Addr())
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()

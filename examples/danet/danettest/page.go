@@ -1,4 +1,6 @@
-package main
+// Package danettest holds the tests of the Danet example that every
+// framework runs: each framework's module calls Run from its own test.
+package danettest
 
 import (
 	"context"
@@ -14,33 +16,39 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/examples/danet"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// fasthttp's process-wide goroutines, started once and never stopped:
-		// the Date header refresher and the compression workers.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreTopFunction("github.com/valyala/fasthttp/stackless.funcWorker"),
-		// The idle-worker cleaner of a stopped Fiber server sleeps out
-		// fasthttp's MaxIdleWorkerDuration (10s by default, which the example
-		// keeps) before it sees the stop and exits.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-	)
+// nodeDir returns the directory of the browser driver shared with the
+// interop tests: interop/node, in the first directory above the test's
+// that has one.
+func nodeDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		nd := filepath.Join(dir, "interop", "node")
+		if _, err := os.Stat(filepath.Join(nd, "screenshot.mjs")); err == nil {
+			return nd
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no interop/node/screenshot.mjs above the test's directory: the page test runs in the ssekit repository; %s", installHint)
+		}
+		dir = parent
+	}
 }
-
-// nodeDir holds the browser driver shared with the interop tests.
-var nodeDir = filepath.Join("..", "..", "interop", "node")
 
 const installHint = "run the README's test command (`scripts/with-services` installs Chromium with apt-get and runs `npm ci --prefix interop/node`)"
 
 // browserDriver returns the node binary and the screenshot script, failing
 // the test when something they need is missing.
-func browserDriver(t *testing.T) (node, script string) {
+func browserDriver(t *testing.T) (node, script, dir string) {
 	t.Helper()
+	dir = nodeDir(t)
 	node = os.Getenv("SSEKIT_NODE")
 	if node == "" {
 		var err error
@@ -48,7 +56,7 @@ func browserDriver(t *testing.T) (node, script string) {
 			t.Fatalf("node (Node.js) is not on the PATH: %s", installHint)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "playwright-core", "package.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err != nil {
 		t.Fatalf("interop/node/node_modules/playwright-core is missing: %s", installHint)
 	}
 	chromium := os.Getenv("SSEKIT_CHROMIUM")
@@ -58,11 +66,11 @@ func browserDriver(t *testing.T) (node, script string) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("Chromium is missing (%s): %s", chromium, installHint)
 	}
-	script, err := filepath.Abs(filepath.Join(nodeDir, "screenshot.mjs"))
+	script, err := filepath.Abs(filepath.Join(dir, "screenshot.mjs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return node, script
+	return node, script, dir
 }
 
 // shown is what screenshot.mjs reports of a page.
@@ -75,56 +83,57 @@ type shown struct {
 	WaitError     string                `json:"waitError"`
 }
 
-// TestPage serves the example on each framework, opens its page in headless
-// Chromium, waits for the stream to end, and checks what a person sees: the
-// framework's name, four hello rows and a close row, the closed state and the
-// counts. The screenshots are kept under SSEKIT_ARTIFACTS (or the test's
-// temporary directory); each one's path is logged.
-func TestPage(t *testing.T) {
-	node, script := browserDriver(t)
+// Run runs every test of the example on fw, as subtests.
+func Run(t *testing.T, fw danet.Framework) {
+	t.Run("Page", func(t *testing.T) { testPage(t, fw) })
+	t.Run("SlowHeaders", func(t *testing.T) { testSlowHeaders(t, fw) })
+	t.Run("IdleKeepAlive", func(t *testing.T) { testIdleKeepAlive(t, fw) })
+	t.Run("SlowBody", func(t *testing.T) { testSlowBody(t, fw) })
+	t.Run("StreamOutlivesTimeouts", func(t *testing.T) { testStreamOutlivesTimeouts(t, fw) })
+}
+
+// testPage serves the example on fw, opens its page in headless Chromium,
+// waits for the stream to end, and checks what a person sees: the
+// framework's name, four hello rows and a close row, the closed state and
+// the counts. The screenshot is kept under SSEKIT_ARTIFACTS (or the test's
+// temporary directory) as danet-<name>.png; its path is logged.
+func testPage(t *testing.T, fw danet.Framework) {
+	node, script, nodeDir := browserDriver(t)
 	dir := os.Getenv("SSEKIT_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir()
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	names := map[string]string{"nethttp": "net/http", "gin": "Gin", "echo": "Echo", "fiber": "Fiber"}
-	if len(names) != len(frameworks) {
-		t.Fatalf("the test knows %d frameworks; the example serves %d", len(names), len(frameworks))
-	}
-	for _, fw := range []string{"nethttp", "gin", "echo", "fiber"} {
-		t.Run(fw, func(t *testing.T) {
-			base := serveExample(t, fw)
-			png := filepath.Join(dir, "danet-"+fw+".png")
-			got := openPage(t, node, script, base+"/", png, `document.body.dataset.state === "closed"`)
-			t.Logf("screenshot: %s", png)
-			checkPage(t, got, names[fw])
-		})
-	}
+	base := serveExample(t, fw)
+	png := filepath.Join(dir, "danet-"+strings.ToLower(strings.ReplaceAll(fw.Name, "/", ""))+".png")
+	got := openPage(t, node, script, nodeDir, base+"/", png, `document.body.dataset.state === "closed"`)
+	t.Logf("screenshot: %s", png)
+	checkPage(t, got, fw.Name)
 }
 
 // serveExample starts the example on fw on a loopback port, stopped (as main
 // does on a signal) when the test ends.
-func serveExample(t *testing.T, fw string) string {
+func serveExample(t *testing.T, fw danet.Framework) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var streams core.Group
-	stop := frameworks[fw](ln, &streams)
+	stop := fw.Serve(ln, &streams)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := errors.Join(streams.Shutdown(ctx), stop(ctx)); err != nil {
-			t.Errorf("stopping the %s server: %v", fw, err)
+			t.Errorf("stopping the %s server: %v", fw.Name, err)
 		}
 	})
 	return "http://" + ln.Addr().String()
 }
 
 // openPage runs screenshot.mjs on url and returns what it saw.
-func openPage(t *testing.T, node, script, url, png, wait string) shown {
+func openPage(t *testing.T, node, script, nodeDir, url, png, wait string) shown {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

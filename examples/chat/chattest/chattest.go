@@ -1,4 +1,6 @@
-package main
+// Package chattest holds the tests of the chat example that every framework
+// runs: each framework's module calls Run from its own test.
+package chattest
 
 import (
 	"context"
@@ -15,28 +17,67 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/ssekit/ssekit/broker"
 	redisbroker "github.com/ssekit/ssekit/broker/redis"
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/examples/chat"
 )
 
-func TestMain(m *testing.M) {
-	// fasthttp's worker pool cleaner sleeps this long between rounds and
-	// only then sees that the server stopped: keep it short so that it has
-	// exited when goleak looks.
-	fiberIdleWorkers = 10 * time.Millisecond
-	goleak.VerifyTestMain(m,
-		// fasthttp refreshes its cached Date header once a second on one
-		// goroutine started by a package-level sync.Once (serverDateOnce in
-		// header.go) the first time a server writes a response; it never exits.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-	)
+// Run runs every test of the chat on fw, as subtests. The Redis tests need
+// a Redis server (see newRedis).
+func Run(t *testing.T, fw chat.Framework) {
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, chat.Framework)
+	}{
+		{"Messages", testMessages},
+		{"Resume", testResume},
+		{"BadInput", testBadInput},
+		{"PrivateRoom", testPrivateRoom},
+		{"Page", testPage},
+		{"Shutdown", testShutdown},
+		{"RedisSharedRoom", testRedisSharedRoom},
+		{"RedisUnreachable", testRedisUnreachable},
+		{"Flood", testFlood},
+		{"NoEscapeBlowup", testNoEscapeBlowup},
+		{"RoomsCap", testRoomsCap},
+		{"RateLimit", testRateLimit},
+		{"PostGuards", testPostGuards},
+		{"GetNeverPublishes", testGetNeverPublishes},
+		{"SlowHeaders", testSlowHeaders},
+		{"IdleKeepAlive", testIdleKeepAlive},
+		{"SlowBody", testSlowBody},
+		{"StreamsOutliveTimeouts", testStreamsOutliveTimeouts},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, fw) })
+	}
 }
 
-// names lists the frameworks in the order the tests run them.
-var names = []string{"nethttp", "gin", "echo", "fiber"}
+// What the routes take and answer, as a client sees them: the tests check
+// the JSON on the wire with their own types.
+type (
+	// message is the body of POST /rooms/{room}/messages and the data of
+	// a "message" event.
+	message struct {
+		User string `json:"user"`
+		Text string `json:"text"`
+	}
+	// notice is the data of a "system" event.
+	notice struct {
+		Kind string `json:"kind"`
+		User string `json:"user"`
+		Text string `json:"text"`
+	}
+	// posted is the answer to a POST.
+	posted struct {
+		ID string `json:"id"`
+	}
+	// joining is the body of POST /rooms/{room}/join.
+	joining struct {
+		User string `json:"user"`
+	}
+)
 
 // testToken is the token of private rooms in the tests.
 const testToken = "s3cret-token"
@@ -44,42 +85,31 @@ const testToken = "s3cret-token"
 // wait bounds every wait for the server.
 const wait = 10 * time.Second
 
-func TestFrameworks(t *testing.T) {
-	if len(names) != len(frameworks) {
-		t.Fatalf("the tests know %d frameworks; the example serves %d", len(names), len(frameworks))
-	}
-	for _, fw := range names {
-		if frameworks[fw] == nil {
-			t.Errorf("the example does not serve %s", fw)
-		}
-	}
-}
-
 // start serves the chat on fw on a loopback port with backend (nil: in
 // memory) and returns its base URL. The server and the broker stop, as main
 // stops them on a signal, when the test ends. Its rate limit is lifted
 // (tests post faster than people); every other limit is the default.
-func start(t *testing.T, fw string, backend broker.Backend) string {
+func start(t *testing.T, fw chat.Framework, backend broker.Backend) string {
 	t.Helper()
-	return startWith(t, fw, backend, Limits{Rate: 1e6, Burst: 1e6})
+	return startWith(t, fw, backend, chat.Limits{Rate: 1e6, Burst: 1e6})
 }
 
 // startWith is start with limits l.
-func startWith(t *testing.T, fw string, backend broker.Backend, l Limits) string {
+func startWith(t *testing.T, fw chat.Framework, backend broker.Backend, l chat.Limits) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newChat(chatOptions{Backend: backend, BackendName: "test backend", Token: testToken, Limits: l})
-	stop := frameworks[fw](ln, c)
+	c := chat.New(chat.Options{Backend: backend, BackendName: "test backend", Token: testToken, Limits: l})
+	stop := fw.Serve(ln, c)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		if err := stop(ctx); err != nil {
-			t.Errorf("stopping the %s server: %v", fw, err)
+			t.Errorf("stopping the %s server: %v", fw.Name, err)
 		}
-		if n := c.broker.Len(); n != 0 {
+		if n := c.Broker().Len(); n != 0 {
 			t.Errorf("%d subscriptions left after shutdown", n)
 		}
 	})
@@ -262,89 +292,81 @@ func join(t *testing.T, hc *http.Client, base, room, user string) string {
 	return p.ID
 }
 
-// TestMessages: two messages posted to a room reach its stream in order,
+// testMessages: two messages posted to a room reach its stream in order,
 // with their ids; a message to another room does not; a newcomer who posts
 // to the join route is announced to the room.
-func TestMessages(t *testing.T) {
-	for _, fw := range names {
-		t.Run(fw, func(t *testing.T) {
-			hc := httpClient(t)
-			base := start(t, fw, nil)
-			s := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
+func testMessages(t *testing.T, fw chat.Framework) {
+	hc := httpClient(t)
+	base := start(t, fw, nil)
+	s := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
 
-			m1, m2 := message{"ann", "hello, room"}, message{"bob", "hi ann\nhow are you? ☕ 👩\u200d💻\tok"}
-			id1 := post(t, hc, base, "lobby", m1)
-			id2 := post(t, hc, base, "lobby", m2)
-			increasing(t, id1, id2)
-			s.expectMessage(t, id1, m1)
-			s.expectMessage(t, id2, m2)
+	m1, m2 := message{"ann", "hello, room"}, message{"bob", "hi ann\nhow are you? ☕ 👩\u200d💻\tok"}
+	id1 := post(t, hc, base, "lobby", m1)
+	id2 := post(t, hc, base, "lobby", m2)
+	increasing(t, id1, id2)
+	s.expectMessage(t, id1, m1)
+	s.expectMessage(t, id2, m2)
 
-			post(t, hc, base, "elsewhere", message{"eve", "not for the lobby"})
-			m3 := message{"ann", "still here"}
-			id3 := post(t, hc, base, "lobby", m3)
-			s.expectMessage(t, id3, m3) // and not the other room's message
+	post(t, hc, base, "elsewhere", message{"eve", "not for the lobby"})
+	m3 := message{"ann", "still here"}
+	id3 := post(t, hc, base, "lobby", m3)
+	s.expectMessage(t, id3, m3) // and not the other room's message
 
-			// A newcomer opens the room, then announces itself: both
-			// streams get the notice.
-			s2 := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
-			id4 := join(t, hc, base, "lobby", "carol")
-			for _, st := range []*stream{s, s2} {
-				ev := st.next(t)
-				var n notice
-				if ev.Type != "system" || ev.LastEventID != id4 || json.Unmarshal([]byte(ev.Data), &n) != nil || n != (notice{"join", "carol", "carol joined"}) {
-					t.Fatalf("got event %q id %q data %q; want carol's join notice %s", ev.Type, ev.LastEventID, ev.Data, id4)
-				}
-				increasing(t, id3, ev.LastEventID)
-			}
-		})
+	// A newcomer opens the room, then announces itself: both
+	// streams get the notice.
+	s2 := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
+	id4 := join(t, hc, base, "lobby", "carol")
+	for _, st := range []*stream{s, s2} {
+		ev := st.next(t)
+		var n notice
+		if ev.Type != "system" || ev.LastEventID != id4 || json.Unmarshal([]byte(ev.Data), &n) != nil || n != (notice{"join", "carol", "carol joined"}) {
+			t.Fatalf("got event %q id %q data %q; want carol's join notice %s", ev.Type, ev.LastEventID, ev.Data, id4)
+		}
+		increasing(t, id3, ev.LastEventID)
 	}
 }
 
-// TestResume: a client that reconnects with Last-Event-ID gets exactly the
+// testResume: a client that reconnects with Last-Event-ID gets exactly the
 // messages it missed, then live ones; ?since=0 on a first connection gets
 // the whole log after the reset signal.
-func TestResume(t *testing.T) {
-	for _, fw := range names {
-		t.Run(fw, func(t *testing.T) {
-			hc := httpClient(t)
-			base := start(t, fw, nil)
-			url := base + "/rooms/lobby/events"
-			s := openStream(t, hc, url, "", nil)
-			ms := []message{{"ann", "one"}, {"bob", "two"}, {"ann", "three"}, {"bob", "four"}, {"ann", "five"}}
-			ids := make([]string, len(ms))
-			for i := range 2 {
-				ids[i] = post(t, hc, base, "lobby", ms[i])
-				s.expectMessage(t, ids[i], ms[i])
-			}
-			s.close(t) // the client goes away
-			for i := 2; i < 4; i++ {
-				ids[i] = post(t, hc, base, "lobby", ms[i])
-			}
+func testResume(t *testing.T, fw chat.Framework) {
+	hc := httpClient(t)
+	base := start(t, fw, nil)
+	url := base + "/rooms/lobby/events"
+	s := openStream(t, hc, url, "", nil)
+	ms := []message{{"ann", "one"}, {"bob", "two"}, {"ann", "three"}, {"bob", "four"}, {"ann", "five"}}
+	ids := make([]string, len(ms))
+	for i := range 2 {
+		ids[i] = post(t, hc, base, "lobby", ms[i])
+		s.expectMessage(t, ids[i], ms[i])
+	}
+	s.close(t) // the client goes away
+	for i := 2; i < 4; i++ {
+		ids[i] = post(t, hc, base, "lobby", ms[i])
+	}
 
-			// The Last-Event-ID header wins over ?since=0.
-			r := openStream(t, hc, url+"?since=0", ids[1], nil)
-			r.expectMessage(t, ids[2], ms[2])
-			r.expectMessage(t, ids[3], ms[3])
-			ids[4] = post(t, hc, base, "lobby", ms[4])
-			r.expectMessage(t, ids[4], ms[4]) // nothing else came in between
-			increasing(t, ids...)
+	// The Last-Event-ID header wins over ?since=0.
+	r := openStream(t, hc, url+"?since=0", ids[1], nil)
+	r.expectMessage(t, ids[2], ms[2])
+	r.expectMessage(t, ids[3], ms[3])
+	ids[4] = post(t, hc, base, "lobby", ms[4])
+	r.expectMessage(t, ids[4], ms[4]) // nothing else came in between
+	increasing(t, ids...)
 
-			// A first connection with ?since=0: the reset signal (the log
-			// does not reach back to 0), then the whole log.
-			all := openStream(t, hc, url+"?since=0", "", nil)
-			if ev := all.next(t); ev.Type != broker.ResetEvent || ev.Data != "" {
-				t.Fatalf("got event %q data %q; want the %s signal first", ev.Type, ev.Data, broker.ResetEvent)
-			}
-			for i := range ms {
-				all.expectMessage(t, ids[i], ms[i])
-			}
-		})
+	// A first connection with ?since=0: the reset signal (the log
+	// does not reach back to 0), then the whole log.
+	all := openStream(t, hc, url+"?since=0", "", nil)
+	if ev := all.next(t); ev.Type != broker.ResetEvent || ev.Data != "" {
+		t.Fatalf("got event %q data %q; want the %s signal first", ev.Type, ev.Data, broker.ResetEvent)
+	}
+	for i := range ms {
+		all.expectMessage(t, ids[i], ms[i])
 	}
 }
 
-// TestBadInput: invalid messages, rooms and parameters answer 400 (413 for
+// testBadInput: invalid messages, rooms and parameters answer 400 (413 for
 // a body too large) with a message saying what is wrong.
-func TestBadInput(t *testing.T) {
+func testBadInput(t *testing.T, fw chat.Framework) {
 	posts := []struct {
 		room, body string
 		status     int
@@ -380,177 +402,160 @@ func TestBadInput(t *testing.T) {
 		{"/rooms/-dash-first/events", "bad room name"},
 		{"/rooms/lobby/events?since=" + strings.Repeat("1", 65), "since is too long"},
 	}
-	for _, fw := range names {
-		t.Run(fw, func(t *testing.T) {
-			hc := httpClient(t)
-			base := start(t, fw, nil)
-			s := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
-			for _, p := range posts {
-				status, body := do(t, hc, http.MethodPost, base+"/rooms/"+p.room+"/messages", p.body)
-				if status != p.status || !strings.Contains(body, p.want) {
-					t.Errorf("POST %.60q to %s: %d %q; want %d with %q", p.body, p.room, status, body, p.status, p.want)
-				}
-			}
-			for _, p := range []struct{ body, want string }{
-				{`{"user":"\u202Eevil"}`, "user has a control or format character (U+202E)"},
-				{`{"user":""}`, "user is empty"},
-				{`{"user":"ann","text":"hi"}`, "unknown field"},
-			} {
-				status, body := do(t, hc, http.MethodPost, base+"/rooms/lobby/join", p.body)
-				if status != http.StatusBadRequest || !strings.Contains(body, p.want) {
-					t.Errorf("POST join %.60q: %d %q; want 400 with %q", p.body, status, body, p.want)
-				}
-			}
-			for _, g := range gets {
-				status, body := do(t, hc, http.MethodGet, base+g.path, "")
-				if status != http.StatusBadRequest || !strings.Contains(body, g.want) {
-					t.Errorf("GET %.60s: %d %q; want 400 with %q", g.path, status, body, g.want)
-				}
-			}
-			// Nothing bad was published: the next event is the next good one.
-			m := message{"ann", "valid at last"}
-			s.expectMessage(t, post(t, hc, base, "lobby", m), m)
-		})
+	hc := httpClient(t)
+	base := start(t, fw, nil)
+	s := openStream(t, hc, base+"/rooms/lobby/events", "", nil)
+	for _, p := range posts {
+		status, body := do(t, hc, http.MethodPost, base+"/rooms/"+p.room+"/messages", p.body)
+		if status != p.status || !strings.Contains(body, p.want) {
+			t.Errorf("POST %.60q to %s: %d %q; want %d with %q", p.body, p.room, status, body, p.status, p.want)
+		}
 	}
+	for _, p := range []struct{ body, want string }{
+		{`{"user":"\u202Eevil"}`, "user has a control or format character (U+202E)"},
+		{`{"user":""}`, "user is empty"},
+		{`{"user":"ann","text":"hi"}`, "unknown field"},
+	} {
+		status, body := do(t, hc, http.MethodPost, base+"/rooms/lobby/join", p.body)
+		if status != http.StatusBadRequest || !strings.Contains(body, p.want) {
+			t.Errorf("POST join %.60q: %d %q; want 400 with %q", p.body, status, body, p.want)
+		}
+	}
+	for _, g := range gets {
+		status, body := do(t, hc, http.MethodGet, base+g.path, "")
+		if status != http.StatusBadRequest || !strings.Contains(body, g.want) {
+			t.Errorf("GET %.60s: %d %q; want 400 with %q", g.path, status, body, g.want)
+		}
+	}
+	// Nothing bad was published: the next event is the next good one.
+	m := message{"ann", "valid at last"}
+	s.expectMessage(t, post(t, hc, base, "lobby", m), m)
 }
 
-// TestPrivateRoom: a private-* room needs the token to read it (the
+// testPrivateRoom: a private-* room needs the token to read it (the
 // broker's Authorize hook) and to post to it; without it, 403.
-func TestPrivateRoom(t *testing.T) {
+func testPrivateRoom(t *testing.T, fw chat.Framework) {
 	const room = "private-team"
-	for _, fw := range names {
-		t.Run(fw, func(t *testing.T) {
-			hc := httpClient(t)
-			base := start(t, fw, nil)
-			url := base + "/rooms/" + room + "/events"
-			for _, c := range []struct {
-				path string
-				hdr  []string
-				want string
-			}{
-				{url, nil, "room private-team is private: send its token in the X-Chat-Token header or the token query parameter"},
-				{url + "?token=wrong", nil, "room private-team is private: wrong token"},
-				{url, []string{tokenHeader, "wrong"}, "wrong token"},
-			} {
-				status, body := do(t, hc, http.MethodGet, c.path, "", c.hdr...)
-				if status != http.StatusForbidden || !strings.Contains(body, c.want) {
-					t.Errorf("GET %s %q: %d %q; want 403 with %q", c.path, c.hdr, status, body, c.want)
-				}
-			}
-			status, body := do(t, hc, http.MethodPost, base+"/rooms/"+room+"/messages", `{"user":"eve","text":"let me in"}`)
-			if status != http.StatusForbidden || !strings.Contains(body, "is private") {
-				t.Errorf("POST without the token: %d %q; want 403", status, body)
-			}
-
-			// With the token: in the query (as a browser's EventSource
-			// sends it), in the header (as other clients may).
-			byQuery := openStream(t, hc, url+"?token="+testToken, "", nil)
-			byHeader := openStream(t, hc, url, "", http.Header{tokenHeader: {testToken}})
-			m := message{"ann", "for the team only"}
-			id := post(t, hc, base, room, m, tokenHeader, testToken)
-			byQuery.expectMessage(t, id, m)
-			byHeader.expectMessage(t, id, m)
-			m2 := message{"bob", "token in the query"}
-			id2 := postURL(t, hc, base+"/rooms/"+room+"/messages?token="+testToken, m2)
-			byQuery.expectMessage(t, id2, m2)
-			byHeader.expectMessage(t, id2, m2)
-		})
+	hc := httpClient(t)
+	base := start(t, fw, nil)
+	url := base + "/rooms/" + room + "/events"
+	for _, c := range []struct {
+		path string
+		hdr  []string
+		want string
+	}{
+		{url, nil, "room private-team is private: send its token in the X-Chat-Token header or the token query parameter"},
+		{url + "?token=wrong", nil, "room private-team is private: wrong token"},
+		{url, []string{chat.TokenHeader, "wrong"}, "wrong token"},
+	} {
+		status, body := do(t, hc, http.MethodGet, c.path, "", c.hdr...)
+		if status != http.StatusForbidden || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s %q: %d %q; want 403 with %q", c.path, c.hdr, status, body, c.want)
+		}
 	}
+	status, body := do(t, hc, http.MethodPost, base+"/rooms/"+room+"/messages", `{"user":"eve","text":"let me in"}`)
+	if status != http.StatusForbidden || !strings.Contains(body, "is private") {
+		t.Errorf("POST without the token: %d %q; want 403", status, body)
+	}
+
+	// With the token: in the query (as a browser's EventSource
+	// sends it), in the header (as other clients may).
+	byQuery := openStream(t, hc, url+"?token="+testToken, "", nil)
+	byHeader := openStream(t, hc, url, "", http.Header{chat.TokenHeader: {testToken}})
+	m := message{"ann", "for the team only"}
+	id := post(t, hc, base, room, m, chat.TokenHeader, testToken)
+	byQuery.expectMessage(t, id, m)
+	byHeader.expectMessage(t, id, m)
+	m2 := message{"bob", "token in the query"}
+	id2 := postURL(t, hc, base+"/rooms/"+room+"/messages?token="+testToken, m2)
+	byQuery.expectMessage(t, id2, m2)
+	byHeader.expectMessage(t, id2, m2)
 }
 
-// TestPage: GET / serves the page, which names the framework and reads the
+// testPage: GET / serves the page, which names the framework and reads the
 // rooms with EventSource.
-func TestPage(t *testing.T) {
-	display := map[string]string{"nethttp": "net/http", "gin": "Gin", "echo": "Echo", "fiber": "Fiber"}
-	for _, fw := range names {
-		t.Run(fw, func(t *testing.T) {
-			hc := httpClient(t)
-			base := start(t, fw, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			page := string(b)
-			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-				t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-			}
-			for _, want := range []string{"Chat served by <span class=\"fw\" id=\"framework\">" + display[fw] + "</span>", "test backend", "new EventSource("} {
-				if !strings.Contains(page, want) {
-					t.Errorf("the page lacks %q", want)
-				}
-			}
-			if strings.Contains(page, "{{") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
-				t.Error("the page has an unfilled placeholder or an external asset")
-			}
-		})
+func testPage(t *testing.T, fw chat.Framework) {
+	hc := httpClient(t)
+	base := start(t, fw, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"Chat served by <span class=\"fw\" id=\"framework\">" + fw.Name + "</span>", "test backend", "new EventSource("} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "{{") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
+		t.Error("the page has an unfilled placeholder or an external asset")
 	}
 }
 
-// TestShutdown: stopping the server as main does on SIGINT ends every open
+// testShutdown: stopping the server as main does on SIGINT ends every open
 // stream cleanly, after what was queued, and returns without waiting for its
 // deadline (net/http, Gin and Echo: the broker's Shutdown runs as the
 // server's OnShutdown hook; Fiber: before the app's).
-func TestShutdown(t *testing.T) {
-	for _, fw := range names {
-		t.Run(fw, func(t *testing.T) {
-			hc := httpClient(t)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := newChat(chatOptions{Token: testToken})
-			stop := frameworks[fw](ln, c)
-			base := "http://" + ln.Addr().String()
+func testShutdown(t *testing.T, fw chat.Framework) {
+	hc := httpClient(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := chat.New(chat.Options{Token: testToken})
+	stop := fw.Serve(ln, c)
+	base := "http://" + ln.Addr().String()
 
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/rooms/lobby/events", nil)
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET events: %d", resp.StatusCode)
-			}
-			m := message{"ann", "last words"}
-			id := post(t, hc, base, "lobby", m)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/rooms/lobby/events", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET events: %d", resp.StatusCode)
+	}
+	m := message{"ann", "last words"}
+	id := post(t, hc, base, "lobby", m)
 
-			stopped := make(chan error, 1)
-			began := time.Now()
-			go func() {
-				sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer scancel()
-				stopped <- stop(sctx)
-			}()
-			p := client.NewParser(resp.Body)
-			ev, err := p.Next()
-			if err != nil || ev.Type != "message" || ev.LastEventID != id {
-				t.Fatalf("got %+v, %v; want the message %s written before the end", ev, err, id)
-			}
-			if ev, err := p.Next(); err != io.EOF {
-				t.Fatalf("after the last message: %+v, %v; want the stream to end (io.EOF)", ev, err)
-			}
-			select {
-			case err := <-stopped:
-				if err != nil {
-					t.Fatalf("stop: %v", err)
-				}
-			case <-time.After(wait):
-				t.Fatalf("stop did not return within %v", wait)
-			}
-			if d := time.Since(began); d > 2*time.Second {
-				t.Errorf("stopping took %v: the streams held the server", d)
-			}
-			if n := c.broker.Len(); n != 0 {
-				t.Errorf("%d subscriptions left after shutdown", n)
-			}
-		})
+	stopped := make(chan error, 1)
+	began := time.Now()
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		stopped <- stop(sctx)
+	}()
+	p := client.NewParser(resp.Body)
+	ev, err := p.Next()
+	if err != nil || ev.Type != "message" || ev.LastEventID != id {
+		t.Fatalf("got %+v, %v; want the message %s written before the end", ev, err, id)
+	}
+	if ev, err := p.Next(); err != io.EOF {
+		t.Fatalf("after the last message: %+v, %v; want the stream to end (io.EOF)", ev, err)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	case <-time.After(wait):
+		t.Fatalf("stop did not return within %v", wait)
+	}
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("stopping took %v: the streams held the server", d)
+	}
+	if n := c.Broker().Len(); n != 0 {
+		t.Errorf("%d subscriptions left after shutdown", n)
 	}
 }
 
@@ -600,14 +605,14 @@ func redisPrefixFor(t *testing.T) string {
 	return p
 }
 
-// TestRedisSharedRoom: two servers (each framework with the next one) on the
-// Redis backend share a room: a message posted on either reaches the streams
-// of both, in one order, and a client resumes on the other server with
-// Last-Event-ID.
-func TestRedisSharedRoom(t *testing.T) {
-	for i, fw := range names {
-		other := names[(i+1)%len(names)]
-		t.Run(fw+"+"+other, func(t *testing.T) {
+// testRedisSharedRoom: two servers on the Redis backend, fw and net/http,
+// share a room: a message posted on either reaches the streams of both, in
+// one order, and a client resumes on the other server with Last-Event-ID
+// (from fw to net/http, then from net/http to fw).
+func testRedisSharedRoom(t *testing.T, fw chat.Framework) {
+	for _, pair := range [][2]chat.Framework{{fw, chat.NetHTTP}, {chat.NetHTTP, fw}} {
+		fw, other := pair[0], pair[1]
+		t.Run(shortName(fw)+"+"+shortName(other), func(t *testing.T) {
 			prefix := redisPrefixFor(t)
 			rdbA, rdbB := newRedis(t), newRedis(t)
 			hc := httpClient(t)
@@ -616,7 +621,7 @@ func TestRedisSharedRoom(t *testing.T) {
 			onA := openStream(t, hc, baseA+"/rooms/lobby/events", "", nil)
 			onB := openStream(t, hc, baseB+"/rooms/lobby/events", "", nil)
 
-			m1, m2 := message{"ann", "from " + fw}, message{"bob", "from " + other}
+			m1, m2 := message{"ann", "from " + fw.Name}, message{"bob", "from " + other.Name}
 			id1 := post(t, hc, baseA, "lobby", m1)
 			id2 := post(t, hc, baseB, "lobby", m2)
 			increasing(t, id1, id2)
@@ -639,9 +644,12 @@ func TestRedisSharedRoom(t *testing.T) {
 	}
 }
 
-// TestRedisUnreachable: with the Redis backend down, subscribing answers 503
+// shortName is fw's name without slashes, for a subtest's name.
+func shortName(fw chat.Framework) string { return strings.ReplaceAll(fw.Name, "/", "") }
+
+// testRedisUnreachable: with the Redis backend down, subscribing answers 503
 // and posting answers 503, with a message, instead of hanging.
-func TestRedisUnreachable(t *testing.T) {
+func testRedisUnreachable(t *testing.T, fw chat.Framework) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -651,7 +659,7 @@ func TestRedisUnreachable(t *testing.T) {
 	rdb := goredis.NewClient(&goredis.Options{Addr: dead, MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
 	hc := httpClient(t)
-	base := start(t, "nethttp", redisbroker.New(rdb, redisbroker.Options{Prefix: "ssekit-chat-test:dead"}))
+	base := start(t, fw, redisbroker.New(rdb, redisbroker.Options{Prefix: "ssekit-chat-test:dead"}))
 	status, body := do(t, hc, http.MethodPost, base+"/rooms/lobby/messages", `{"user":"ann","text":"hi"}`)
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "could not be delivered") {
 		t.Errorf("POST: %d %q; want 503", status, body)

@@ -1,11 +1,19 @@
-// Command danet serves the Danet SSE example on the framework of your choice,
-// with a page that shows the events live in a browser:
+// Package danet is the Danet SSE example without its web framework: the
+// stream, the page that shows it live in a browser, the servers' timeouts
+// and the main loop. Each framework serves it from a directory of its own,
+// a module of its own but for net/http, so that running one downloads that
+// framework only:
 //
-//	go run ./examples/danet -framework gin -addr 127.0.0.1:8080
+//	go run ./examples/danet/nethttp -addr 127.0.0.1:8080
+//	go run ./examples/danet/gin -addr 127.0.0.1:8080
+//	go run ./examples/danet/echo -addr 127.0.0.1:8080
+//	go run ./examples/danet/fiber -addr 127.0.0.1:8080
 //
 // then open http://127.0.0.1:8080/. The stream sends four "hello" events with
 // ids 0 to 3, 100 ms apart, then a "close" event, which ends the response.
-package main
+//
+// The tests every framework runs are in package danettest.
+package danet
 
 import (
 	"bytes"
@@ -30,21 +38,22 @@ import (
 //go:embed page.html
 var page embed.FS
 
-// frameworks maps a -framework value to the function that serves the example.
-var frameworks = map[string]func(ln net.Listener, streams *core.Group) (stop func(context.Context) error){
-	"nethttp": serveNetHTTP,
-	"gin":     serveGin,
-	"echo":    serveEcho,
-	"fiber":   serveFiber,
+// Framework is a web framework that serves the example.
+type Framework struct {
+	// Name is the framework's name, shown on the page: "Gin".
+	Name string
+	// Serve serves the example on ln, its streams in streams, and returns
+	// the function that stops the server.
+	Serve func(ln net.Listener, streams *core.Group) (stop func(context.Context) error)
 }
 
-func main() {
-	framework := flag.String("framework", "nethttp", "the framework that serves the stream: nethttp, gin, echo or fiber")
+// Main is the main function of the example on fw: it serves the example
+// on the address given by -addr until SIGINT or SIGTERM, then shuts down.
+func Main(fw Framework) {
 	addr := flag.String("addr", "127.0.0.1:8080", "the address to listen on")
 	flag.Parse()
-	serve, ok := frameworks[*framework]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "danet: unknown -framework %q (want nethttp, gin, echo or fiber)\n", *framework)
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "danet: unexpected arguments %q (the framework is the directory you run: ./examples/danet/nethttp, gin, echo or fiber)\n", flag.Args())
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp", *addr)
@@ -52,8 +61,8 @@ func main() {
 		log.Fatal(err)
 	}
 	var streams core.Group
-	stop := serve(ln, &streams)
-	log.Printf("danet example on %s: open http://%s/", *framework, ln.Addr())
+	stop := fw.Serve(ln, &streams)
+	log.Printf("danet example on %s: open http://%s/", fw.Name, ln.Addr())
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -65,8 +74,9 @@ func main() {
 	}
 }
 
-// danet is the handler body of the Danet example, the same on every framework.
-func danet(lastEventID string) (core.EventTarget, error) {
+// Events is the handler body of the Danet example, the same on every
+// framework: the stream that follows lastEventID (empty: from the start).
+func Events(lastEventID string) (core.EventTarget, error) {
 	t := core.NewTarget()
 	start := 0
 	if lastEventID != "" {
@@ -93,30 +103,30 @@ func danet(lastEventID string) (core.EventTarget, error) {
 	return t, nil
 }
 
-// serverTimeouts bound how long a client can hold a connection without
+// ServerTimeouts bound how long a client can hold a connection without
 // sending a request: every server of the example sets them.
-type serverTimeouts struct {
+type ServerTimeouts struct {
 	ReadHeader time.Duration // the request line and headers (Fiber: see Body)
 	Body       time.Duration // a request body (Fiber: headers and body)
 	Idle       time.Duration // a keep-alive connection between requests
 }
 
-// timeouts are the servers' timeouts; the tests shorten them.
-var timeouts = serverTimeouts{ReadHeader: 5 * time.Second, Body: 10 * time.Second, Idle: 60 * time.Second}
+// Timeouts are the servers' timeouts; the tests shorten them.
+var Timeouts = ServerTimeouts{ReadHeader: 5 * time.Second, Body: 10 * time.Second, Idle: 60 * time.Second}
 
-// maxBody bounds a request body: no route of the example reads one.
-const maxBody = 4 << 10
+// MaxBody bounds a request body: no route of the example reads one.
+const MaxBody = 4 << 10
 
-// newServer returns the net/http server of the example (net/http, Gin and
+// NewServer returns the net/http server of the example (net/http, Gin and
 // Echo) for h. ReadTimeout and WriteTimeout stay 0: on net/http they would
 // end every event stream after that long. guardBodies bounds reading a
 // body instead, and the ssekit adapter bounds each write of a stream
 // (core.WithWriteTimeout). On shutdown, the streams end first.
-func newServer(h http.Handler, streams *core.Group) *http.Server {
+func NewServer(h http.Handler, streams *core.Group) *http.Server {
 	srv := &http.Server{
 		Handler:           guardBodies(h),
-		ReadHeaderTimeout: timeouts.ReadHeader, // slow or partial headers
-		IdleTimeout:       timeouts.Idle,       // idle keep-alive connections
+		ReadHeaderTimeout: Timeouts.ReadHeader, // slow or partial headers
+		IdleTimeout:       Timeouts.Idle,       // idle keep-alive connections
 		MaxHeaderBytes:    64 << 10,
 	}
 	srv.RegisterOnShutdown(streams.Close)
@@ -124,26 +134,26 @@ func newServer(h http.Handler, streams *core.Group) *http.Server {
 }
 
 // guardBodies bounds every request that carries a body (an EventSource
-// never sends one): it must arrive within timeouts.Body, a read deadline on
+// never sends one): it must arrive within Timeouts.Body, a read deadline on
 // this request only, which also covers what net/http reads of an unread
-// body after the handler, and hold at most maxBody bytes. Requests without
+// body after the handler, and hold at most MaxBody bytes. Requests without
 // a body are left alone: a read deadline on a stream's connection would end
 // the stream when it passed.
 func guardBodies(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 { // a length, or -1: chunked
-			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeouts.Body)); err != nil {
+			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(Timeouts.Body)); err != nil {
 				http.Error(w, "cannot bound the body", http.StatusInternalServerError)
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// pageHandler serves the page, telling it which framework serves the stream.
-func pageHandler(framework string) http.Handler {
+// PageHandler serves the page, telling it which framework serves the stream.
+func PageHandler(framework string) http.Handler {
 	b, err := page.ReadFile("page.html")
 	if err != nil {
 		panic(err)

@@ -1,0 +1,15 @@
+package main
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/ssekit/ssekit/examples/chat"
+	"github.com/ssekit/ssekit/examples/chat/chattest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestChat runs the chat's tests on Gin.
+func TestChat(t *testing.T) { chattest.Run(t, chat.Framework{Name: "Gin", Serve: serve}) }

@@ -1,0 +1,29 @@
+module github.com/ssekit/ssekit/examples/danet/echo
+
+go 1.26.0
+
+require (
+	github.com/labstack/echo/v4 v4.16.0
+	github.com/ssekit/ssekit v0.0.0
+	github.com/ssekit/ssekit/adapters/echo v0.0.0
+	github.com/ssekit/ssekit/examples/danet v0.0.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/labstack/gommon v0.5.0 // indirect
+	github.com/mattn/go-colorable v0.1.15 // indirect
+	github.com/mattn/go-isatty v0.0.22 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/valyala/fasttemplate v1.2.2 // indirect
+	golang.org/x/crypto v0.53.0 // indirect
+	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/sys v0.46.0 // indirect
+	golang.org/x/text v0.40.0 // indirect
+)
+
+replace (
+	github.com/ssekit/ssekit => ../../..
+	github.com/ssekit/ssekit/adapters/echo => ../../../adapters/echo
+	github.com/ssekit/ssekit/examples/danet => ..
+)
