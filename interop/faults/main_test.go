@@ -367,6 +367,26 @@ func dial(t testing.TB, base string) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
+// dialSmallWindow is dial with a 4 KiB receive buffer set before the
+// connection is made, so that the window it advertises stays small: a client
+// that never reads blocks the server's writes after a few KiB.
+func dialSmallWindow(t testing.TB, base string) *net.TCPConn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4*kiB)
+		})
+		return errors.Join(err, serr)
+	}}
+	c, err := d.Dial("tcp", hostPort(base))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
 // reset closes c with a TCP RST instead of a FIN.
 func reset(c *net.TCPConn) {
 	_ = c.SetLinger(0)
