@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ const (
 	DefaultPrefix = "ssekit"
 	DefaultBlock  = 5 * time.Second
 	DefaultCount  = 1000
+	DefaultDedup  = time.Minute
 )
 
 // Options configures [New]. The zero value means the defaults.
@@ -40,7 +42,28 @@ type Options struct {
 	// Count is the most entries read per stream per XREAD; zero means
 	// DefaultCount.
 	Count int
+	// Dedup is how long Redis remembers each publish's token (one key of
+	// about 100 bytes per publish), so that the append script, which
+	// go-redis sends again after a read timeout, appends an event once even
+	// when Redis runs both copies: the copy delayed behind a pause and its
+	// retry. Zero means DefaultDedup; negative turns deduplication off
+	// (then a client with MaxRetries -1 is the only protection).
+	Dedup time.Duration
+	// Replicas, when positive, makes Publish wait until that many replicas
+	// have the event (WAIT Replicas ReplicaTimeout, on the connection that
+	// appended it) before it returns success; when fewer acknowledge in
+	// time, Publish returns an error matching [ErrNotReplicated] (the event
+	// is appended and may be delivered, or lost on a failover). It bounds
+	// what an asynchronous failover can lose to events whose Publish
+	// failed. Zero means no wait.
+	Replicas int
+	// ReplicaTimeout bounds the wait for Replicas; zero means one second.
+	ReplicaTimeout time.Duration
 }
+
+// ErrNotReplicated is matched by the error of a Publish that appended its
+// event but did not see Options.Replicas replicas acknowledge it in time.
+var ErrNotReplicated = errors.New("ssekit: event not acknowledged by enough replicas")
 
 // Backend is the Redis Streams [broker.Backend]. Create it with [New] and
 // pass it to one [broker.New]; the broker's Shutdown closes it.
@@ -52,7 +75,11 @@ type Backend struct {
 	count               int64
 	keyLast, keyEpoch   string
 	keyDropped, keyWake string
+	keyLost, keyTok     string
 	topicPrefix         string
+	dedup               int64 // ms, 0: off
+	replicas            int
+	replicaTimeout      time.Duration
 
 	mu      sync.Mutex
 	sink    broker.Sink
@@ -63,6 +90,7 @@ type Backend struct {
 	changed chan struct{} // cap 1: the watch set grew, or Close
 	err     error         // why the reader is failing; nil once it reads again
 	fails   uint64        // counts the reader's failures
+	seen    broker.ID     // the greatest id seen in Redis: ids never go below it
 	started bool
 	closed  bool
 	done    chan struct{} // closed when the reader has returned
@@ -99,24 +127,39 @@ func New(c goredis.UniversalClient, o Options) *Backend {
 	if o.MaxAge > 0 {
 		maxAge = max(o.MaxAge.Milliseconds(), 1)
 	}
+	if o.Dedup == 0 {
+		o.Dedup = DefaultDedup
+	}
+	var dedup int64
+	if o.Dedup > 0 {
+		dedup = max(o.Dedup.Milliseconds(), 1)
+	}
+	if o.ReplicaTimeout <= 0 {
+		o.ReplicaTimeout = time.Second
+	}
 	var inst [8]byte
 	_, _ = rand.Read(inst[:])
 	k := "{" + o.Prefix + "}:"
 	return &Backend{
-		c:           c,
-		maxLen:      o.MaxLen,
-		maxAge:      maxAge,
-		block:       o.Block,
-		count:       int64(o.Count),
-		keyLast:     k + "last",
-		keyEpoch:    k + "epoch",
-		keyDropped:  k + "dropped",
-		keyWake:     k + "wake:" + hex.EncodeToString(inst[:]),
-		topicPrefix: k + "t:",
-		watch:       map[string]*watched{},
-		acked:       make(chan struct{}),
-		changed:     make(chan struct{}, 1),
-		done:        make(chan struct{}),
+		c:              c,
+		maxLen:         o.MaxLen,
+		maxAge:         maxAge,
+		block:          o.Block,
+		count:          int64(o.Count),
+		keyLast:        k + "last",
+		keyEpoch:       k + "epoch",
+		keyDropped:     k + "dropped",
+		keyLost:        k + "lost",
+		keyTok:         k + "tok:",
+		dedup:          dedup,
+		replicas:       o.Replicas,
+		replicaTimeout: o.ReplicaTimeout,
+		keyWake:        k + "wake:" + hex.EncodeToString(inst[:]),
+		topicPrefix:    k + "t:",
+		watch:          map[string]*watched{},
+		acked:          make(chan struct{}),
+		changed:        make(chan struct{}, 1),
+		done:           make(chan struct{}),
 	}
 }
 
@@ -144,26 +187,118 @@ func (b *Backend) Append(ctx context.Context, topic string, r broker.Record) (br
 	if r.Close {
 		closeFlag = "1"
 	}
-	keys := []string{b.keyLast, b.keyEpoch, b.keyDropped, b.topicPrefix + topic}
-	s, err := appendScript.Run(ctx, b.c, keys, given, b.maxLen, b.maxAge, topic, r.Body, closeFlag).Text()
-	if err != nil {
-		if strings.Contains(err.Error(), "ssekit: id order") {
+	keys := []string{b.keyLast, b.keyEpoch, b.keyDropped, b.topicPrefix + topic, b.keyLost}
+	if b.dedup > 0 {
+		var tok [16]byte
+		_, _ = rand.Read(tok[:])
+		keys = append(keys, b.keyTok+hex.EncodeToString(tok[:]))
+	}
+	args := []any{given, b.maxLen, b.maxAge, topic, r.Body, closeFlag, b.floor(), b.dedup}
+	var (
+		s   string
+		err error
+	)
+	if b.replicas > 0 {
+		s, err = b.appendReplicated(ctx, keys, args)
+	} else {
+		s, err = appendScript.Run(ctx, b.c, keys, args...).Text()
+	}
+	if err != nil && s == "" {
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "ssekit: id order"):
 			return broker.ID{}, errors.Join(broker.ErrIDOrder, err)
+		case strings.Contains(msg, "ssekit: id space"):
+			return broker.ID{}, errors.Join(broker.ErrIDSpace, err)
 		}
 		return broker.ID{}, err
 	}
-	return broker.ParseID(s)
+	id, perr := broker.ParseID(s)
+	if perr != nil {
+		return broker.ID{}, perr
+	}
+	b.see(id)
+	return id, err
 }
 
-// Read implements [broker.Backend].
+// appendReplicated runs the append script and WAIT in one pipeline, so on
+// one connection (WAIT counts the replicas that have that connection's
+// writes). On a ClusterClient the pipeline goes to the primary of the
+// prefix's slot. It returns the id with an error matching ErrNotReplicated
+// when too few replicas acknowledged it.
+func (b *Backend) appendReplicated(ctx context.Context, keys []string, args []any) (string, error) {
+	var c goredis.Cmdable = b.c
+	if cc, ok := b.c.(*goredis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, b.keyLast)
+		if err != nil {
+			return "", err
+		}
+		c = node
+	}
+	var ev *goredis.Cmd
+	var wait *goredis.Cmd
+	for try := 0; ; try++ {
+		_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			ev = p.EvalSha(ctx, appendScript.Hash(), keys, args...)
+			wait = p.Do(ctx, "wait", b.replicas, max(b.replicaTimeout.Milliseconds(), 1))
+			return nil
+		})
+		if err != nil && try == 0 && goredis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+			if err := appendScript.Load(ctx, c).Err(); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := ev.Err(); err != nil {
+			return "", err
+		}
+		s, err := ev.Text()
+		if err != nil {
+			return "", err
+		}
+		n, err := wait.Int64()
+		if err != nil {
+			return s, errors.Join(ErrNotReplicated, err)
+		}
+		if int(n) < b.replicas {
+			return s, fmt.Errorf("%w: %s reached %d of %d replicas within %v", ErrNotReplicated, s, n, b.replicas, b.replicaTimeout)
+		}
+		return s, nil
+	}
+}
+
+// floor returns the greatest id seen, for the scripts: Redis holding less
+// means it lost acknowledged events.
+func (b *Backend) floor() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen.IsZero() {
+		return ""
+	}
+	return b.seen.String()
+}
+
+// see records id as seen in Redis.
+func (b *Backend) see(id broker.ID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if id.Compare(b.seen) > 0 {
+		b.seen = id
+	}
+}
+
+// Read implements [broker.Backend]. The logs are complete after the
+// client's id when it is at least the first id ever given (the epoch), at
+// least the greatest id Redis is known to have lost, at least the greatest
+// id trimmed from each topic, and at most the greatest id given: an id
+// beyond it was lost (or forged).
 func (b *Backend) Read(ctx context.Context, topics []string, after broker.ID) ([]broker.Entry, bool, error) {
 	if b.isClosed() {
 		return nil, false, errClosed
 	}
-	keys := make([]string, 0, 2+len(topics))
-	keys = append(keys, b.keyEpoch, b.keyDropped)
-	args := make([]any, 0, 2+len(topics))
-	args = append(args, after.String(), b.maxAge)
+	keys := make([]string, 0, 4+len(topics))
+	keys = append(keys, b.keyEpoch, b.keyDropped, b.keyLast, b.keyLost)
+	args := make([]any, 0, 4+len(topics))
+	args = append(args, after.String(), b.maxAge, b.floor(), "")
 	for _, t := range topics {
 		keys = append(keys, b.topicPrefix+t)
 		args = append(args, t)
@@ -172,21 +307,31 @@ func (b *Backend) Read(ctx context.Context, topics []string, after broker.ID) ([
 	if err != nil {
 		return nil, false, err
 	}
-	if len(v) != 1+2*len(topics) {
+	if len(v) != 3+2*len(topics) {
 		return nil, false, errors.New("ssekit: redis broker: unexpected replay reply")
 	}
 	epoch, _ := v[0].(string)
+	last, _ := v[1].(string)
+	lost, _ := v[2].(string)
 	complete := false
 	if id, err := broker.ParseID(epoch); err == nil {
 		complete = after.Compare(id) >= 0 // ids below the first one predate the log
 	}
+	if id, err := broker.ParseID(last); err != nil || after.Compare(id) > 0 {
+		complete = false
+	} else {
+		b.see(id)
+	}
+	if id, err := broker.ParseID(lost); err != nil || after.Compare(id) < 0 {
+		complete = false
+	}
 	var out []broker.Entry
 	for i, t := range topics {
-		dropped, _ := v[1+2*i].(string)
+		dropped, _ := v[3+2*i].(string)
 		if id, err := broker.ParseID(dropped); err != nil || after.Compare(id) < 0 {
 			complete = false
 		}
-		list, _ := v[2+2*i].([]any)
+		list, _ := v[4+2*i].([]any)
 		for _, raw := range list {
 			e, err := b.entry(t, raw)
 			if err != nil {
@@ -358,20 +503,24 @@ func (b *Backend) wake(ctx context.Context) error {
 	return err
 }
 
-// watchSet returns the streams the reader reads (the wake stream first) and
-// the version of the watch set, or closed.
-func (b *Backend) watchSet() (streams []string, version uint64, closed bool) {
+// watchSet returns the streams the reader reads (the wake stream first),
+// the watch-set version that added each (0 for the wake stream) and the
+// version of the watch set, or closed.
+func (b *Backend) watchSet() (streams []string, added []uint64, version uint64, closed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, 0, true
+		return nil, nil, 0, true
 	}
 	streams = make([]string, 0, 1+len(b.watch))
+	added = make([]uint64, 0, 1+len(b.watch))
 	streams = append(streams, b.keyWake)
-	for t := range b.watch {
+	added = append(added, 0)
+	for t, w := range b.watch {
 		streams = append(streams, b.topicPrefix+t)
+		added = append(added, w.added)
 	}
-	return streams, b.version, false
+	return streams, added, b.version, false
 }
 
 // ack records that the reader has taken in version v of the watch set with
@@ -387,56 +536,92 @@ func (b *Backend) ack(v uint64) {
 	}
 }
 
+// position is where the reader reads one stream from: the greatest id
+// given when the stream joined the watch set, so that a topic watched now
+// gets nothing older, whatever the shared cursor says.
+type position struct {
+	from  broker.ID
+	added uint64 // the watch-set version that added the stream
+}
+
 // read is the reader goroutine: one blocking XREAD over every watched
-// topic's stream (and the wake stream) from one cursor, its replies merged
-// in id order and handed to the sink.
+// topic's stream (and the wake stream), its replies merged in id order and
+// handed to the sink. Every stream is read from the greater of the shared
+// cursor (the last id delivered) and the id where it joined: the cursor
+// does not move while the XREAD times out, and a topic that joins later
+// must not be read from it (its backlog would reach a subscriber that asked
+// for live events only).
 func (b *Backend) read() {
 	defer close(b.done)
 	var (
 		cursor broker.ID // every watched entry up to it has been delivered
-		known  bool      // cursor is valid for the current watch set
+		known  bool      // cursor is valid
+		pos    = map[string]position{}
 		wakeID = "0-0"
 		tries  int // failures in a row
 	)
 	ctx := context.Background()
 	for {
-		streams, v, closed := b.watchSet()
+		streams, added, v, closed := b.watchSet()
 		if closed {
 			return
 		}
 
 		if len(streams) == 1 { // nothing watched: wait for a topic
 			known = false
+			clear(pos)
 			b.ack(v)
 			<-b.changed
 			continue
 		}
-		if !known {
-			// Start from the newest id: entries before it are not live.
-			s, err := b.c.Get(ctx, b.keyLast).Result()
-			if err != nil && !errors.Is(err, goredis.Nil) {
+		fresh := !known
+		for i, st := range streams[1:] {
+			if p, ok := pos[st]; !ok || p.added != added[i+1] {
+				fresh = true
+			}
+		}
+		if fresh {
+			// Start the new streams (all of them after a failure) from the
+			// newest id: entries before it are not live.
+			last, err := b.last(ctx)
+			if err != nil {
 				b.failed(err, &tries)
 				continue
 			}
-			cursor = broker.ID{}
-			if err == nil {
-				if cursor, err = broker.ParseID(s); err != nil {
-					b.failed(err, &tries)
-					continue
+			if !known {
+				cursor, known = last, true
+				clear(pos)
+			}
+			for i, st := range streams[1:] {
+				if p, ok := pos[st]; !ok || p.added != added[i+1] {
+					pos[st] = position{from: last, added: added[i+1]}
 				}
 			}
-			known = true
 		}
-		// Topics added from now on are read from cursor: every entry they get
-		// after Watch returns has a greater id.
+		if len(pos) > len(streams)-1 { // forget the streams no longer watched
+			keep := make(map[string]bool, len(streams))
+			for _, st := range streams[1:] {
+				keep[st] = true
+			}
+			for st := range pos {
+				if !keep[st] {
+					delete(pos, st)
+				}
+			}
+		}
+		// Topics added from now on are read from the newest id: every entry
+		// they get after Watch returns has a greater id.
 		b.ack(v)
 
 		args := make([]string, 0, 2*len(streams))
 		args = append(args, streams...)
 		args = append(args, wakeID)
-		c := cursor.String()
-		for range streams[1:] {
-			args = append(args, c)
+		for _, st := range streams[1:] {
+			from := cursor
+			if p := pos[st]; p.from.Compare(from) > 0 {
+				from = p.from
+			}
+			args = append(args, from.String())
 		}
 		res, err := b.c.XRead(ctx, &goredis.XReadArgs{Streams: args, Count: b.count, Block: b.block}).Result()
 		switch {
@@ -449,7 +634,22 @@ func (b *Backend) read() {
 		}
 		tries = 0
 		cursor = b.dispatch(res, cursor, &wakeID)
+		b.see(cursor)
 	}
+}
+
+// last returns the greatest id given, settled against the greatest id this
+// instance saw (see lastScript).
+func (b *Backend) last(ctx context.Context) (broker.ID, error) {
+	s, err := lastScript.Run(ctx, b.c, []string{b.keyLast, b.keyLost}, b.floor()).Text()
+	if err != nil {
+		return broker.ID{}, err
+	}
+	id, err := broker.ParseID(s)
+	if err == nil {
+		b.see(id)
+	}
+	return id, err
 }
 
 // dispatch delivers the entries of one XREAD reply in id order and returns

@@ -27,6 +27,51 @@ local function cmp(a, b)
   return num(aseq, bseq)
 end
 
+-- inc returns the decimal string s plus one, or nil past 2^64-1: no
+-- arithmetic on Lua numbers (doubles), which lose precision past 2^53.
+local function inc(s)
+  local r
+  local i = #s
+  while i >= 1 and string.byte(s, i) == 57 do i = i - 1 end
+  if i == 0 then
+    r = '1' .. string.rep('0', #s)
+  else
+    r = string.sub(s, 1, i - 1) .. string.char(string.byte(s, i) + 1) .. string.rep('0', #s - i)
+  end
+  if num(r, '18446744073709551615') > 0 then return nil end
+  return r
+end
+
+-- nextid returns the id after last at time ms (a decimal string): ms-0
+-- when the clock moved past last, else last's sequence plus one, carried
+-- into the millisecond at its maximum; nil past the greatest id.
+local function nextid(last, ms)
+  local lms, lseq = split(last)
+  if num(ms, lms) > 0 then return ms .. '-0' end
+  local s = inc(lseq)
+  if s then return lms .. '-' .. s end
+  local m = inc(lms)
+  if m then return m .. '-0' end
+  return nil
+end
+
+-- settle returns the greatest id given (key kl), raised to floor, the
+-- greatest id the calling instance has seen: when Redis holds less, it
+-- lost acknowledged events (a failover to a replica that lagged, a restore
+-- from an older snapshot, a restart without persistence). The greatest id
+-- lost is kept in key kx, so that a client behind it is told, and ids go
+-- on above it, so none is given twice.
+local function settle(kl, kx, floor)
+  local last = redis.call('GET', kl) or '0-0'
+  if floor ~= '' and cmp(floor, last) > 0 then
+    local lost = redis.call('GET', kx)
+    if not lost or cmp(floor, lost) > 0 then redis.call('SET', kx, floor) end
+    redis.call('SET', kl, floor)
+    last = floor
+  end
+  return last
+end
+
 local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -61,13 +106,22 @@ end
 `
 
 // appendScript adds one event to a topic's stream with the next global id
-// (or the given one, if greater), then trims the stream.
+// (or the given one, if greater), then trims the stream. It is idempotent
+// per token: go-redis sends a script again after a read timeout, and Redis
+// may run both copies (the first one was only delayed); the second finds the
+// token and returns the first one's id.
 //
-// KEYS: last id, epoch (first id ever), dropped hash, topic stream.
+// KEYS: last id, epoch (first id ever), dropped hash, topic stream, lost,
+// token (absent without deduplication).
 // ARGV: given id or "", maxlen, max age in ms (0: none), topic, body, close
-// flag ("1" or "0").
+// flag ("1" or "0"), floor (the greatest id the instance saw, or ""), token
+// lifetime in ms.
 var appendScript = goredis.NewScript(luaLib + `
-local last = redis.call('GET', KEYS[1]) or '0-0'
+if KEYS[6] then
+  local done = redis.call('GET', KEYS[6])
+  if done then return done end
+end
+local last = settle(KEYS[1], KEYS[5], ARGV[7])
 local now = nowms()
 local id
 if ARGV[1] ~= '' then
@@ -76,17 +130,15 @@ if ARGV[1] ~= '' then
   end
   id = ARGV[1]
 else
-  local lms, lseq = split(last)
-  local ms = string.format('%.0f', now)
-  if num(ms, lms) > 0 then
-    id = ms .. '-0'
-  else
-    id = lms .. '-' .. string.format('%.0f', tonumber(lseq) + 1)
+  id = nextid(last, string.format('%.0f', now))
+  if not id then
+    return redis.error_reply('ssekit: id space: no id after ' .. last)
   end
 end
 redis.call('XADD', KEYS[4], id, 'b', ARGV[5], 'c', ARGV[6])
 redis.call('SET', KEYS[1], id)
 redis.call('SET', KEYS[2], id, 'NX')
+if KEYS[6] then redis.call('SET', KEYS[6], id, 'PX', ARGV[8]) end
 local maxage = tonumber(ARGV[3])
 local minms = 0
 if maxage > 0 then minms = now - maxage end
@@ -94,18 +146,21 @@ trim(KEYS[4], KEYS[3], ARGV[4], tonumber(ARGV[2]), minms)
 return id
 `)
 
-// readScript returns, as of one moment, the epoch and, per topic, the
-// greatest id dropped and the entries after an id; it first trims the
-// streams by age, so that idle topics age too.
+// readScript returns, as of one moment, the epoch, the greatest id given,
+// the greatest id lost and, per topic, the greatest id dropped and the
+// entries after an id; it first trims the streams by age, so that idle
+// topics age too.
 //
-// KEYS: epoch, dropped hash, then one stream per topic.
-// ARGV: after (exclusive), max age in ms (0: none), then the topics.
+// KEYS: epoch, dropped hash, last id, lost, then one stream per topic.
+// ARGV: after (exclusive), max age in ms (0: none), floor (or ""), unused,
+// then the topics (ARGV[i] names KEYS[i]).
 var readScript = goredis.NewScript(luaLib + `
 local maxage = tonumber(ARGV[2])
 local minms = 0
 if maxage > 0 then minms = nowms() - maxage end
-local out = { redis.call('GET', KEYS[1]) or '' }
-for i = 3, #KEYS do
+local last = settle(KEYS[3], KEYS[4], ARGV[3])
+local out = { redis.call('GET', KEYS[1]) or '', last, redis.call('GET', KEYS[4]) or '0-0' }
+for i = 5, #KEYS do
   if minms > 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     trim(KEYS[i], KEYS[2], ARGV[i], 0, minms)
   end
@@ -113,4 +168,12 @@ for i = 3, #KEYS do
   out[#out + 1] = redis.call('XRANGE', KEYS[i], '(' .. ARGV[1], '+')
 end
 return out
+`)
+
+// lastScript returns the greatest id given, settled as above: the reader
+// starts from it.
+//
+// KEYS: last id, lost. ARGV: floor (or "").
+var lastScript = goredis.NewScript(luaLib + `
+return settle(KEYS[1], KEYS[2], ARGV[1])
 `)
