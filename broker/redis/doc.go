@@ -78,9 +78,7 @@
 //   - Cluster (redis.NewClusterClient): every key shares the hash tag
 //     {prefix}, so the scripts and the multi-stream XREAD run in one slot:
 //     one prefix lives on one primary, and its throughput is that of one
-//     Redis node (about 5,000 publishes per second through the broker
-//     measured on 2 cores, see the benchmarks); use several prefixes (one
-//     broker each) to spread load. Failover within the cluster behaves as
-//     with Sentinel.
-//
+//     Redis node (not measured on a cluster here); use several prefixes
+//     (one broker each) to spread load. Failover within the cluster behaves
+//     as with Sentinel.
 package redisbroker
