@@ -1,4 +1,4 @@
-package core_test
+package adapter_test
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/core"
 )
 
-// deadlineLog is a core.DeadlineWriter that records every deadline it is
+// deadlineLog is a adapter.DeadlineWriter that records every deadline it is
 // given, in order.
 type deadlineLog struct {
 	mu        sync.Mutex
@@ -81,14 +82,14 @@ func TestRunClearsDeadlineWhenIdle(t *testing.T) {
 func TestOpenTypedNilTarget(t *testing.T) {
 	t.Parallel()
 	var o core.Options
-	_, err := core.Open(o, 1, func(int) (core.EventTarget, error) {
+	_, err := adapter.Open(o, 1, func(int) (core.EventTarget, error) {
 		var tg *core.Target
 		return tg, core.Error(http.StatusUnauthorized, "login first")
 	})
 	if got := core.StatusOf(err); got != http.StatusUnauthorized {
 		t.Fatalf("status: got %d (%v); want 401", got, err)
 	}
-	_, err = core.Open(o, 1, func(int) (core.EventTarget, error) {
+	_, err = adapter.Open(o, 1, func(int) (core.EventTarget, error) {
 		var tg *core.Target
 		return tg, nil
 	})
@@ -100,7 +101,7 @@ func TestOpenTypedNilTarget(t *testing.T) {
 // TestPanicErrorStack checks that a panic keeps the stack where it happened.
 func TestPanicErrorStack(t *testing.T) {
 	t.Parallel()
-	_, err := core.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { panicHere(); return nil, nil })
+	_, err := adapter.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { panicHere(); return nil, nil })
 	var pe *core.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v; want a PanicError", err)
@@ -119,9 +120,9 @@ func TestOnEndForEveryRequest(t *testing.T) {
 	var got []error
 	o := core.NewOptions(core.WithOnEnd(func(err error) { got = append(got, err) }))
 	boom := errors.New("boom")
-	_, _ = core.Open(o, 1, func(int) (core.EventTarget, error) { panic("x") })
-	_, _ = core.Open(o, 1, func(int) (core.EventTarget, error) { return core.NewTarget(), boom })
-	_, _ = core.Open(o, 1, func(int) (core.EventTarget, error) { return nil, boom })
+	_, _ = adapter.Open(o, 1, func(int) (core.EventTarget, error) { panic("x") })
+	_, _ = adapter.Open(o, 1, func(int) (core.EventTarget, error) { return core.NewTarget(), boom })
+	_, _ = adapter.Open(o, 1, func(int) (core.EventTarget, error) { return nil, boom })
 	if len(got) != 3 {
 		t.Fatalf("OnEnd called %d times; want 3: %v", len(got), got)
 	}
@@ -143,7 +144,7 @@ func TestRunOnEndAfterStopPanics(t *testing.T) {
 	tg := core.NewTarget()
 	tg.Close()
 	var ended []error
-	err := core.Run(context.Background(), &deadlineLog{}, stopPanics{tg}, core.NewOptions(core.WithOnEnd(func(err error) { ended = append(ended, err) })))
+	err := adapter.Run(context.Background(), &deadlineLog{}, stopPanics{tg}, core.NewOptions(core.WithOnEnd(func(err error) { ended = append(ended, err) })))
 	var pe *core.PanicError
 	if !errors.As(err, &pe) || pe.Value != "stop" || len(pe.Stack) == 0 {
 		t.Fatalf("Run: got %v; want the Stop panic with its stack", err)

@@ -1,4 +1,4 @@
-package core_test
+package adapter_test
 
 import (
 	"bytes"
@@ -11,10 +11,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/core"
 )
 
-// recorder is a core.DeadlineWriter that records writes, flushes and
+// recorder is a adapter.DeadlineWriter that records writes, flushes and
 // deadlines, and can be made to fail or to block.
 type recorder struct {
 	mu        sync.Mutex
@@ -61,9 +62,9 @@ func (r *recorder) snapshot() (string, []string) {
 	return r.buf.String(), append([]string(nil), r.flushed...)
 }
 
-func run(t *core.Target, w core.Writer, o core.Options) chan error {
+func run(t *core.Target, w adapter.Writer, o core.Options) chan error {
 	done := make(chan error, 1)
-	go func() { done <- core.Run(context.Background(), w, t, o) }()
+	go func() { done <- adapter.Run(context.Background(), w, t, o) }()
 	return done
 }
 
@@ -216,7 +217,7 @@ func TestRunClientGone(t *testing.T) {
 	done := make(chan error, 1)
 	var ended error
 	go func() {
-		done <- core.Run(ctx, &recorder{}, tg, core.Options{OnEnd: func(err error) { ended = err }})
+		done <- adapter.Run(ctx, &recorder{}, tg, core.Options{OnEnd: func(err error) { ended = err }})
 	}()
 	cancel()
 	if err := <-done; !errors.Is(err, core.ErrClientGone) {
@@ -446,7 +447,7 @@ func (panicTarget) Drain([]byte) ([]byte, bool) { panic("drain") }
 func TestRunRecoversTargetPanic(t *testing.T) {
 	t.Parallel()
 	tg := core.NewTarget()
-	err := core.Run(context.Background(), &recorder{}, panicTarget{tg}, core.Options{})
+	err := adapter.Run(context.Background(), &recorder{}, panicTarget{tg}, core.Options{})
 	var pe *core.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v; want PanicError", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
@@ -55,16 +56,16 @@ func brokenHarness(b breakage) conformance.Harness {
 			if b.leak != nil {
 				go func() { <-b.leak }()
 			}
-			tg, err := core.Open(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
-			if refusing := errors.Is(err, core.ErrShutdown) || err == nil && o.Closing(); refusing {
-				core.SetHeader(w.Header())
+			tg, err := adapter.Open(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
+			if refusing := errors.Is(err, core.ErrShutdown) || err == nil && adapter.Closing(o); refusing {
+				adapter.SetHeader(w.Header())
 				if r.ProtoMajor < 2 {
 					w.Header().Set("Connection", "close")
 				}
 				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write(core.Refusal())
+				_, _ = w.Write(adapter.Refusal())
 				if err == nil {
-					_ = core.End(tg, o, core.ErrShutdown) // Open reported a handler's error already
+					_ = adapter.End(tg, o, core.ErrShutdown) // Open reported a handler's error already
 				}
 				return
 			}
@@ -72,7 +73,7 @@ func brokenHarness(b breakage) conformance.Harness {
 				http.Error(w, core.ErrorText(err), core.StatusOf(err))
 				return
 			}
-			core.SetHeader(w.Header())
+			adapter.SetHeader(w.Header())
 			if b.header[0] != "" {
 				w.Header().Set(b.header[0], b.header[1])
 			}
@@ -83,11 +84,11 @@ func brokenHarness(b breakage) conformance.Harness {
 			rc := http.NewResponseController(w)
 			_ = rc.EnableFullDuplex()
 			bw := &brokenWriter{w: w, rc: rc, b: b}
-			var cw core.Writer = bw
+			var cw adapter.Writer = bw
 			if !b.noDeadline {
 				cw = deadlineWriter{bw}
 			}
-			_ = core.Run(r.Context(), cw, tg, o)
+			_ = adapter.Run(r.Context(), cw, tg, o)
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/client"
 	"github.com/ssekit/ssekit/core"
 )
@@ -116,7 +117,7 @@ func exchange(h Handler, rq RemoteRequest) (Exchange, error) {
 		header.Set("Accept", "text/event-stream")
 	}
 	ex := Exchange{Request: rq}
-	tg, err := core.Open(core.Options{}, Request{
+	tg, err := adapter.Open(core.Options{}, Request{
 		Method:      rq.Method,
 		Path:        rq.Path,
 		LastEventID: header.Get("Last-Event-ID"),
@@ -134,7 +135,7 @@ func exchange(h Handler, rq RemoteRequest) (Exchange, error) {
 	defer tg.Stop(nil)
 	ex.Status = http.StatusOK
 	ex.Header = http.Header{}
-	core.SetHeader(ex.Header)
+	adapter.SetHeader(ex.Header)
 	var wire []byte
 	for {
 		var end bool

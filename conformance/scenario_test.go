@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/client"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
@@ -54,7 +55,7 @@ func TestScenarioData(t *testing.T) {
 			if s.Body != "" {
 				body = strings.NewReader(s.Body)
 			}
-			tg, err := core.Open(core.Options{}, conformance.Request{
+			tg, err := adapter.Open(core.Options{}, conformance.Request{
 				Method:      method,
 				Path:        s.Path(),
 				LastEventID: s.Header.Get("Last-Event-ID"),

@@ -70,3 +70,8 @@ func ErrorText(err error) string {
 	}
 	return http.StatusText(StatusOf(err))
 }
+
+// ErrNilTarget is the error a request gets (500) when its handler returned
+// neither a target nor an error (a typed nil, such as a nil *Target, counts
+// as no target).
+var ErrNilTarget = errors.New("ssekit: handler returned a nil target")

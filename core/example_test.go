@@ -1,12 +1,15 @@
 package core_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"time"
 
+	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -35,23 +38,28 @@ func ExampleAppendMessage_invalid() {
 	// Output: true ssekit: invalid field ID: contains CR, LF or NUL
 }
 
-// stdout is a core.Writer on standard output.
-type stdout struct{}
-
-func (stdout) Write(p []byte) (int, error) { return os.Stdout.Write(p) }
-func (stdout) Flush() error                { return nil }
-
-// A handler's target: dispatch from any goroutine; a close event ends the stream.
+// A handler's target: dispatch from any goroutine; a close event is sent,
+// then ends the stream. Here the net/http adapter serves it.
 func ExampleTarget() {
-	t := core.NewTarget()
-	go func() {
-		for id := range 2 {
-			t.Dispatch(core.Message{ID: fmt.Sprint(id), Event: "hello", Data: "world"})
-		}
-		t.Dispatch(core.Message{Event: "close", Data: "close"})
-	}()
-	err := core.Run(context.Background(), stdout{}, t, core.Options{})
-	fmt.Println("ended:", err)
+	srv := httptest.NewServer(nethttpsse.Handle(func(*http.Request) (core.EventTarget, error) {
+		t := core.NewTarget()
+		go func() {
+			for id := range 2 {
+				t.Dispatch(core.Message{ID: fmt.Sprint(id), Event: "hello", Data: "world"})
+			}
+			t.Dispatch(core.Message{Event: "close", Data: "close"})
+		}()
+		return t, nil
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Print(string(body))
 	// Output:
 	// id: 0
 	// event: hello
@@ -63,6 +71,4 @@ func ExampleTarget() {
 	//
 	// event: close
 	// data: close
-	//
-	// ended: <nil>
 }

@@ -39,8 +39,9 @@ func (g *Group) join() (<-chan struct{}, bool) {
 	return g.down, true
 }
 
-// closing reports whether the group is shut down.
-func (g *Group) closing() bool {
+// Closed reports whether the group has been shut down (Close or Shutdown
+// was called): a stream started now is refused.
+func (g *Group) Closed() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.closed

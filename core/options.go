@@ -23,20 +23,12 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Group, when set, lets the whole group of streams be shut down at once.
 	Group *Group
-	// Shutdown, when not nil, is a channel closed when the server shuts down.
-	// The stream then ends as on a Group shutdown: it writes what is queued
-	// and ends with ErrShutdown. It is for adapters whose framework has a
-	// server-wide shutdown signal but no per-request cancellation (fasthttp's
-	// RequestCtx.Done), which set it; users end streams with a Group.
-	Shutdown <-chan struct{}
-	// OnEnd, when set, is called once per stream with the reason it ended (nil
-	// for a normal end), after the target is stopped. Use it to log.
+	// OnEnd, when set, is called once for every request an adapter handles,
+	// with why it ended: nil for a normal end (the target's Close, a close
+	// event), ErrClientGone, an error matching ErrWrite, ErrShutdown, the
+	// handler's error, or a *PanicError. It runs after the target is stopped.
+	// Use it to log.
 	OnEnd func(err error)
-
-	// clock, set by NewOptions, is the heartbeat clock shared by the streams
-	// run with these Options; Run uses it while Heartbeat still matches it,
-	// and a clock of the stream's own otherwise.
-	clock *clock
 }
 
 // Option sets one field of [Options].
@@ -54,35 +46,14 @@ func WithGroup(g *Group) Option { return func(o *Options) { o.Group = g } }
 // WithOnEnd sets [Options.OnEnd].
 func WithOnEnd(f func(err error)) Option { return func(o *Options) { o.OnEnd = f } }
 
-// NewOptions applies opts to the zero Options. Streams run with the result
-// (or a copy) share one heartbeat clock instead of a timer each, which saves
-// memory on idle streams; Options built otherwise give each stream a clock of
-// its own. Either way a heartbeat leaves between Heartbeat and
-// Heartbeat×17/16 after the last write, never earlier.
+// NewOptions applies opts to the zero Options; a literal Options value works
+// the same way.
 func NewOptions(opts ...Option) Options {
 	var o Options
 	for _, f := range opts {
 		f(&o)
 	}
-	if hb := orDefault(o.Heartbeat, DefaultHeartbeat); hb > 0 {
-		o.clock = newClock(hb)
-	}
 	return o
-}
-
-// Closing reports whether a stream started with o now would be refused: its
-// Group is shut down or its Shutdown channel is closed. Adapters check it
-// before they write the headers and then answer with [Refusal].
-func (o Options) Closing() bool {
-	if o.Group != nil && o.Group.closing() {
-		return true
-	}
-	select {
-	case <-o.Shutdown:
-		return true
-	default:
-		return false
-	}
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -5,48 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ssekit/ssekit/internal/hook"
 )
-
-// Writer is what an adapter hands the stream loop: the response body, with a
-// way to push buffered bytes to the client.
-type Writer interface {
-	Write(p []byte) (int, error)
-	Flush() error
-}
-
-// DeadlineWriter is a [Writer] that can bound each write. Adapters implement
-// it whenever their framework exposes the connection's write deadline.
-type DeadlineWriter interface {
-	Writer
-	SetWriteDeadline(t time.Time) error
-}
 
 // heartbeat is the comment sent on an idle stream.
 var heartbeat = []byte(":\n")
 
-// Run is the stream loop every adapter shares. The adapter has set [Header]
-// (and the status, 200) but written no body yet. Run flushes at once so the
-// headers leave before the first event, then repeatedly writes everything the
-// target has queued and flushes once, so a burst costs one flush and a lone
-// event leaves at once. After an idle interval it sends a heartbeat comment.
-//
-// It returns, stopping t with the reason, when the target ends (nil, or the
-// reason its Err method reports, such as a failed iterator), when ctx
-// is done ([ErrClientGone]: adapters pass the request's context), when a write
-// or flush fails or misses its deadline, or when the group shuts down or
-// Options.Shutdown closes ([ErrShutdown], after writing what was queued).
-// A panic in the target, in its Stop or in Options.OnEnd ends only this
-// stream, as a [*PanicError].
-func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
+func init() {
+	hook.Run = func(ctx context.Context, w hook.Writer, t, o any, shutdown <-chan struct{}) error {
+		return run(ctx, w, t.(EventTarget), o.(Options), shutdown)
+	}
+}
+
+// deadlineWriter is a writer that can bound each write (adapter.DeadlineWriter).
+type deadlineWriter interface {
+	hook.Writer
+	SetWriteDeadline(t time.Time) error
+}
+
+// run is the stream loop every adapter shares, exported to adapter authors
+// as adapter.Run (see its documentation for the contract).
+func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown <-chan struct{}) (err error) {
 	s := loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
-	s.dw, _ = w.(DeadlineWriter)
+	s.dw, _ = w.(deadlineWriter)
 	joined := false
 	defer func() {
 		if r := recover(); r != nil {
 			err = newPanicError(r)
 		}
 		s.finish()
-		err = End(t, o, err)
+		err = end(t, o, err)
 		if joined {
 			o.Group.leave() // last: Shutdown returns once targets are stopped
 		}
@@ -57,29 +46,25 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 		if down, ok = o.Group.join(); !ok {
 			// The adapter missed the shutdown (it checks Closing before the
 			// headers): send the client elsewhere, soon.
-			if err := s.send(Refusal()); err != nil {
+			if err := s.send(refusal()); err != nil {
 				return err
 			}
 			return ErrShutdown
 		}
 		joined = true
 	}
-	// The heartbeat wakes the loop through a clock: the one shared by the
-	// streams of these Options (NewOptions makes it), or one of its own. The
-	// wake-up is set for Heartbeat after the last write it knew of and never
-	// comes early; the loop checks the idle time when woken.
+	// One timer per stream, armed for Heartbeat after the last write it knew
+	// of and not moved per write: when it fires, the loop sends a heartbeat
+	// if the stream has been idle that long, and otherwise waits out the rest.
 	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
-	var clk *clock
-	var last time.Time       // the last write; the wake-up is not moved per write
-	var wake <-chan struct{} // a tick of clk; nil without heartbeats
+	var last time.Time        // the last write
+	var wake <-chan time.Time // nil without heartbeats
+	var timer *time.Timer
 	if hb > 0 {
-		if clk = o.clock; clk == nil || clk.d != hb {
-			clk = newClock(hb)
-		}
-		clk.join()
-		defer clk.leave()
 		last = time.Now()
-		wake = clk.at(last.Add(hb))
+		timer = time.NewTimer(hb)
+		defer timer.Stop()
+		wake = timer.C
 	}
 	first := true
 	for {
@@ -88,7 +73,7 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 			return err
 		}
 		first = false
-		if n > 0 && clk != nil {
+		if n > 0 && timer != nil {
 			last = time.Now()
 		}
 		if end {
@@ -111,25 +96,25 @@ func Run(ctx context.Context, w Writer, t EventTarget, o Options) (err error) {
 			return ErrClientGone
 		case <-down:
 			return s.shutdown(t)
-		case <-o.Shutdown:
+		case <-shutdown:
 			return s.shutdown(t)
 		}
-		// The wake-up was set from an earlier write: if the stream wrote
-		// since, wait out the rest of the interval instead.
-		if time.Since(last) >= hb {
-			if err := s.send(heartbeat); err != nil {
-				return err
-			}
-			last = time.Now()
+		if idle := time.Since(last); idle < hb {
+			timer.Reset(hb - idle) // the stream wrote since the timer was set
+			continue
 		}
-		wake = clk.at(last.Add(hb))
+		if err := s.send(heartbeat); err != nil {
+			return err
+		}
+		last = time.Now()
+		timer.Reset(hb)
 	}
 }
 
 // loop holds the per-stream write state.
 type loop struct {
-	w     Writer
-	dw    DeadlineWriter // nil when the writer cannot bound writes
+	w     hook.Writer
+	dw    deadlineWriter // nil when the writer cannot bound writes
 	wt    time.Duration  // per-write timeout; 0 means none
 	armed bool           // a write deadline is set
 	rearm time.Time      // when the deadline set is to be moved on

@@ -1,6 +1,6 @@
 // Package fasthttpsse is the fasthttp glue that the Fiber adapters
 // (adapters/fiber and adapters/fiberv3, each its own module) share: the
-// response body that runs [core.Run] when fasthttp consumes it, and the
+// response body that runs [adapter.Run] when fasthttp consumes it, and the
 // disconnect watch on the connection while it runs.
 //
 // It uses the standard library only: what it needs from fasthttp (its bounded
@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -31,6 +32,8 @@ import (
 type Stream struct {
 	t core.EventTarget
 	o core.Options
+	// shutdown closes when the server shuts down.
+	shutdown <-chan struct{}
 	// conn is for per-write deadlines and the watch; nil without a connection.
 	conn net.Conn
 	// newPipe is fasthttp's bounded pipe, for Read.
@@ -55,8 +58,8 @@ func (s *Stream) LogPanics(logf func(format string, args ...any)) *Stream {
 // NewStream returns the body that streams t with the options o.
 //
 // shutdown is closed when the server shuts down (fasthttp's RequestCtx.Done):
-// it becomes [core.Options.Shutdown], so the stream then writes what is queued
-// and ends with [core.ErrShutdown]. conn is the request's connection
+// the stream then writes what is queued and ends with [core.ErrShutdown]
+// ([adapter.RunUntil]). conn is the request's connection
 // (RequestCtx.Conn; nil for none): each write gets a deadline on it
 // ([core.Options.WriteTimeout]), and while the stream runs it is watched, so
 // that a client that closes it ends the stream at once with
@@ -69,9 +72,8 @@ func (s *Stream) LogPanics(logf func(format string, args ...any)) *Stream {
 func NewStream[W ~func(*bufio.Writer)](t core.EventTarget, o core.Options, shutdown <-chan struct{},
 	conn net.Conn, bodyStream bool, newPipe func(W) io.ReadCloser) *Stream {
 	// fasthttp has no per-request cancellation: its done channel closes only
-	// when the server shuts down, which core treats as a shutdown.
-	o.Shutdown = shutdown
-	return &Stream{t: t, o: o, conn: conn, bodyStream: bodyStream,
+	// when the server shuts down, which ends the stream as a shutdown.
+	return &Stream{t: t, o: o, shutdown: shutdown, conn: conn, bodyStream: bodyStream,
 		newPipe: func(f func(*bufio.Writer)) io.ReadCloser { return newPipe(W(f)) }}
 }
 
@@ -88,7 +90,7 @@ func (s *Stream) claim() (first bool) {
 }
 
 // WriteTo runs the stream loop, writing to w. fasthttp's chunked writer sends
-// and flushes each Write as one chunk, and core.Run writes each batch in one
+// and flushes each Write as one chunk, and adapter.Run writes each batch in one
 // Write followed by Flush, so every batch leaves at once. It returns once the
 // stream has ended: an error only when a write failed or a panic ended the
 // stream (the body may then be cut, and fasthttp closes the connection).
@@ -129,7 +131,7 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// run is core.Run with the fasthttp glue. With watchConn, the connection is
+// run is adapter.Run with the fasthttp glue. With watchConn, the connection is
 // watched while the stream runs, so that a client that closes it ends the
 // stream at once ([core.ErrClientGone]); see [watch]. A panic that escapes
 // (from Options.OnEnd or a target's Stop) ends this response, never the
@@ -150,7 +152,7 @@ func (s *Stream) run(w io.Writer, watchConn bool) (n int64, err error) {
 		}
 		n = cw.n
 	}()
-	err = core.Run(wt.ctx(), cw, s.t, s.o)
+	err = adapter.RunUntil(wt.ctx(), cw, s.t, s.o, s.shutdown)
 	// After a panic the body may be cut mid-frame: fail the response so that
 	// the connection is closed. Any other end (the target's, the client's,
 	// shutdown) finishes the body cleanly, unless a write failed.
@@ -162,7 +164,7 @@ func (s *Stream) run(w io.Writer, watchConn bool) (n int64, err error) {
 	return cw.n, err
 }
 
-// writer is the core.DeadlineWriter over fasthttp's body writer.
+// writer is the adapter.DeadlineWriter over fasthttp's body writer.
 type writer struct {
 	w    io.Writer
 	conn net.Conn

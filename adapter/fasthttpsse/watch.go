@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// watch is the context core.Run gets while a stream runs on a connection: it
+// watch is the context adapter.Run gets while a stream runs on a connection: it
 // is done as soon as the client closes the connection. fasthttp has no such
 // signal (it reads nothing from a connection while the response is written,
 // and the stream is written inside its writeResponse), so without a watch a

@@ -42,6 +42,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/ssekit/ssekit/adapter"
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/core"
 )
@@ -57,7 +58,7 @@ type HandlerFunc func(c *echo.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *echo.Context) error {
-		t, err := core.Open(o, c, h)
+		t, err := adapter.Open(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Response(), c.Request(), t, o)
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {

@@ -1,5 +1,5 @@
 // Package fiberv3sse serves ssekit event streams with Fiber v3 (fasthttp). It
-// only maps a fiber.Ctx onto [core.Open] and [core.Run]:
+// only maps a fiber.Ctx onto [adapter.Open] and [adapter.Run]:
 //
 //	app.Get("/sse", fiberv3sse.Handle(func(c fiber.Ctx) (core.EventTarget, error) {
 //		t := core.NewTarget()
@@ -9,20 +9,20 @@
 //
 // The contract, in the order a request meets it:
 //
-//   - The handler runs under [core.Open]: an error it returns, or a panic,
+//   - The handler runs under [adapter.Open]: an error it returns, or a panic,
 //     reaches Fiber's ErrorHandler as a [*fiber.Error] (status from
 //     [core.StatusOf], text from [core.ErrorText]; a *fiber.Error anywhere in
 //     the error's chain is passed on as is), with or without Fiber's recover
 //     middleware. Never an empty 200.
 //   - The fiber.Ctx is released when the handler returns, while the stream
 //     goes on: producers must not touch it. [LastEventID] returns a copy.
-//   - On success the response gets [core.Header] and status 200, and its
+//   - On success the response gets [adapter.Header] and status 200, and its
 //     headers leave at once (fasthttp's Response.ImmediateHeaderFlush), before
 //     the first event. fasthttp frames the body with chunked encoding; the
 //     adapter sets no Content-Length and no hop-by-hop header.
 //   - The body is a stream that fasthttp consumes with WriteTo (it implements
 //     fasthttp.BodyWriterTo), set on the fasthttp.RequestCtx that
-//     c.RequestCtx() exposes: [core.Run] runs on the connection's own
+//     c.RequestCtx() exposes: [adapter.Run] runs on the connection's own
 //     goroutine and writes each batch as one chunk straight to the connection,
 //     with no in-memory pipe (the only other goroutine is the disconnect
 //     watch, below). A client that stops reading blocks the write itself, and
@@ -35,7 +35,7 @@
 //     it hides a failed write for one more write.)
 //   - Server.WriteTimeout (fiber.Config.WriteTimeout) does not cut streams: the
 //     adapter takes the connection's write deadline over for the response
-//     (RequestCtx.SetWriteDeadline), core.Run sets one per write, and fasthttp
+//     (RequestCtx.SetWriteDeadline), adapter.Run sets one per write, and fasthttp
 //     clears it when the response ends, so a kept-alive connection does not
 //     inherit the stream's last deadline.
 //
@@ -69,7 +69,7 @@
 // up on the connection; this holds for every server.
 //
 // Shutdown: app.Shutdown closes the server's done channel (RequestCtx.Done),
-// which the adapter passes as [core.Options.Shutdown]: every stream writes
+// which the adapter passes to [adapter.RunUntil]: every stream writes
 // what is queued and ends with [core.ErrShutdown], and its body ends cleanly
 // so that clients reconnect with Last-Event-ID. Shutdown does not hang on
 // open streams: it returns within its 100 ms polling interval, or once a

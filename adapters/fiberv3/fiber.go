@@ -8,8 +8,9 @@ import (
 	"github.com/gofiber/fiber/v3/log"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ssekit/ssekit/adapter"
+	"github.com/ssekit/ssekit/adapter/fasthttpsse"
 	"github.com/ssekit/ssekit/core"
-	"github.com/ssekit/ssekit/internal/fasthttpsse"
 )
 
 // HandlerFunc reads the request (including [LastEventID]) and returns the
@@ -27,11 +28,11 @@ type HandlerFunc func(c fiber.Ctx) (core.EventTarget, error)
 // handling answers it. A panic in the stream, which runs after the handler
 // returned, ends that stream only and is logged the same way. A handler error
 // matching [core.ErrShutdown], and any stream asked for once the options'
-// Group is shut down, get a 200 with [core.Refusal] and a closed connection.
+// Group is shut down, get a 200 with [adapter.Refusal] and a closed connection.
 func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 	o := core.NewOptions(opts...)
 	return func(c fiber.Ctx) error {
-		t, err := core.Open(o, c, h)
+		t, err := adapter.Open(o, c, h)
 		rctx := c.RequestCtx()
 		switch {
 		case errors.Is(err, core.ErrShutdown):
@@ -40,25 +41,25 @@ func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 		case err != nil:
 			logPanic(err)
 			return fiberError(err)
-		case o.Closing():
+		case adapter.Closing(o):
 			refuse(rctx)
-			_ = core.End(t, o, core.ErrShutdown) // the stream never started
+			_ = adapter.End(t, o, core.ErrShutdown) // the stream never started
 			return nil
 		}
-		for _, kv := range core.Header {
+		for _, kv := range adapter.Header() {
 			rctx.Response.Header.Set(kv[0], kv[1])
 		}
 		rctx.SetStatusCode(fiber.StatusOK)
 		// Send the headers before the first event, not with it.
 		rctx.Response.ImmediateHeaderFlush = true
 		// Take the write deadline over from the server: it then applies no
-		// Server.WriteTimeout to this response (core.Run sets one per write)
+		// Server.WriteTimeout to this response (adapter.Run sets one per write)
 		// and clears the deadline once the response is done, so that a kept-
 		// alive connection does not inherit the stream's last deadline.
 		_ = rctx.SetWriteDeadline(time.Time{})
 		// The body runs the stream when fasthttp writes it, after the handler
 		// returned. It and the disconnect watch are fasthttp glue that
-		// internal/fasthttpsse shares with the Fiber v2 adapter
+		// adapter/fasthttpsse shares with the Fiber v2 adapter
 		// (adapters/fiber).
 		rctx.SetBodyStream(fasthttpsse.NewStream(t, o, rctx.Done(), rctx.Conn(),
 			rctx.Request.IsBodyStream(), fasthttp.NewBoundedStreamReader).LogPanics(log.Errorf), -1)
@@ -82,15 +83,15 @@ func fiberError(err error) error {
 }
 
 // refuse answers a stream asked for while the server shuts down with
-// [core.Refusal]: 200, the event-stream headers, a short "retry:", the end,
+// [adapter.Refusal]: 200, the event-stream headers, a short "retry:", the end,
 // and the connection closed, so that the client reconnects soon, elsewhere.
 func refuse(rctx *fasthttp.RequestCtx) {
-	for _, kv := range core.Header {
+	for _, kv := range adapter.Header() {
 		rctx.Response.Header.Set(kv[0], kv[1])
 	}
 	rctx.SetStatusCode(fiber.StatusOK)
 	rctx.SetConnectionClose()
-	rctx.SetBody(core.Refusal())
+	rctx.SetBody(adapter.Refusal())
 }
 
 // logPanic logs a handler's panic with its stack through Fiber's logger.

@@ -10,7 +10,7 @@ import (
 	"github.com/ssekit/ssekit/internal/ssetest"
 )
 
-// The connection watch (internal/fasthttpsse) notices a client that leaves
+// The connection watch (adapter/fasthttpsse) notices a client that leaves
 // an idle stream. The checks are shared with fiber (internal/ssetest);
 // every stream here is idle: no heartbeat.
 var idle = core.WithHeartbeat(-1)

@@ -1,6 +1,6 @@
 // Package nethttpsse serves ssekit event streams with net/http. It only maps
 // the request, the response, flush, write deadline and the request context
-// (cancelled when the client goes away) onto [core.Run].
+// (cancelled when the client goes away) onto [adapter.Run].
 package nethttpsse
 
 import (
@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -29,7 +30,7 @@ type HandlerFunc func(r *http.Request) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 	o := core.NewOptions(opts...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t, err := core.Open(o, r, h)
+		t, err := adapter.Open(o, r, h)
 		switch {
 		case err == nil:
 			err = Serve(w, r, t, o)
@@ -62,7 +63,7 @@ func LogPanic(r *http.Request, err error) {
 }
 
 // Refuse answers a stream asked for while the server shuts down with
-// [core.Refusal]: status 200, the event-stream headers, a short "retry:" and
+// [adapter.Refusal]: status 200, the event-stream headers, a short "retry:" and
 // the end, so that the client reconnects soon, elsewhere. Over HTTP/1 it also
 // closes the connection ("Connection: close"), so that the reconnection goes
 // through the load balancer again; over HTTP/2, where a proxy routes each
@@ -70,12 +71,12 @@ func LogPanic(r *http.Request, err error) {
 // undici's EventSource lose the retry and wait its default 3 s). Nothing may
 // have been written to w before.
 func Refuse(w http.ResponseWriter, r *http.Request) {
-	core.SetHeader(w.Header())
+	adapter.SetHeader(w.Header())
 	if r.ProtoMajor < 2 {
 		w.Header().Set("Connection", "close")
 	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(core.Refusal())
+	_, _ = w.Write(adapter.Refusal())
 }
 
 // LastEventID returns the request's Last-Event-ID header: the id of the last
@@ -93,14 +94,14 @@ var ErrNoFlush = errors.New("ssekit: response writer cannot flush")
 //
 // Serve ends t in every case: when it cannot stream (ErrNoFlush), on a HEAD
 // request, once the options' Group is shut down ([Refuse]'s answer,
-// [core.ErrShutdown]), or through [core.Run].
+// [core.ErrShutdown]), or through [adapter.Run].
 func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Options) error {
 	if !canFlush(w) {
-		return core.End(t, o, ErrNoFlush)
+		return adapter.End(t, o, ErrNoFlush)
 	}
-	if o.Closing() {
+	if adapter.Closing(o) {
 		Refuse(w, r)
-		return core.End(t, o, core.ErrShutdown)
+		return adapter.End(t, o, core.ErrShutdown)
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // a POST stream must not wait for its body
@@ -109,18 +110,18 @@ func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Op
 	if r.ContentLength > 0 && r.ContentLength <= maxDrain {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
 	}
-	core.SetHeader(w.Header())
-	// Take the write deadline over from the server: core.Run sets one per
+	adapter.SetHeader(w.Header())
+	// Take the write deadline over from the server: adapter.Run sets one per
 	// write, and a disabled write timeout must not leave the server's in force.
 	_ = rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
-		return core.End(t, o, nil) // the headers are the whole answer
+		return adapter.End(t, o, nil) // the headers are the whole answer
 	}
-	return core.Run(r.Context(), writer{w, rc}, t, o)
+	return adapter.Run(r.Context(), writer{w, rc}, t, o)
 }
 
-// writer adapts a ResponseWriter to core.DeadlineWriter.
+// writer adapts a ResponseWriter to adapter.DeadlineWriter.
 type writer struct {
 	http.ResponseWriter
 	rc *http.ResponseController

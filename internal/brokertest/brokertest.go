@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ssekit/ssekit/adapter"
 	"github.com/ssekit/ssekit/client"
 	"github.com/ssekit/ssekit/core"
 )
@@ -27,7 +28,7 @@ import (
 // Timeout bounds every wait of these helpers.
 const Timeout = 15 * time.Second
 
-// Recorder is a core.Writer that keeps what the stream loop writes and
+// Recorder is a adapter.Writer that keeps what the stream loop writes and
 // signals every flush.
 type Recorder struct {
 	mu      sync.Mutex
@@ -38,14 +39,14 @@ type Recorder struct {
 // NewRecorder returns an empty Recorder.
 func NewRecorder() *Recorder { return &Recorder{flushed: make(chan struct{}, 1)} }
 
-// Write implements core.Writer.
+// Write implements adapter.Writer.
 func (r *Recorder) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.buf.Write(p)
 }
 
-// Flush implements core.Writer.
+// Flush implements adapter.Writer.
 func (r *Recorder) Flush() error {
 	select {
 	case r.flushed <- struct{}{}:
@@ -79,7 +80,7 @@ func (r *Recorder) WaitEvents(t testing.TB, n int) []client.Event {
 	}
 }
 
-// Stalled is a core.Writer whose writes block until Release is closed: a
+// Stalled is a adapter.Writer whose writes block until Release is closed: a
 // client that stopped reading.
 type Stalled struct {
 	Blocked chan struct{} // closed at the first blocked write
@@ -99,15 +100,15 @@ func (s *Stalled) Write([]byte) (int, error) {
 	return 0, errors.New("stalled client gone")
 }
 
-// Flush implements core.Writer.
+// Flush implements adapter.Writer.
 func (s *Stalled) Flush() error { return nil }
 
 // Run runs the stream loop for tgt on w in a goroutine, with heartbeats and
 // write deadlines off unless opts say otherwise; the channel gets its result.
-func Run(tgt core.EventTarget, w core.Writer, opts ...core.Option) <-chan error {
+func Run(tgt core.EventTarget, w adapter.Writer, opts ...core.Option) <-chan error {
 	o := core.NewOptions(append([]core.Option{core.WithHeartbeat(-1), core.WithWriteTimeout(-1)}, opts...)...)
 	done := make(chan error, 1)
-	go func() { done <- core.Run(context.Background(), w, tgt, o) }()
+	go func() { done <- adapter.Run(context.Background(), w, tgt, o) }()
 	return done
 }
 

@@ -1,0 +1,54 @@
+package adapter
+
+import (
+	"context"
+	"time"
+
+	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/hook"
+)
+
+// Writer is what an adapter hands [Run]: the response body, with a way to
+// push buffered bytes to the client.
+type Writer interface {
+	Write(p []byte) (int, error)
+	Flush() error
+}
+
+// DeadlineWriter is a [Writer] that can bound each write. Adapters implement
+// it whenever their framework exposes the connection's write deadline: Run
+// sets one before each batch it writes (core.Options.WriteTimeout) and clears
+// it before it waits, since on HTTP/2 an armed deadline resets the stream when
+// it fires, write pending or not.
+type DeadlineWriter interface {
+	Writer
+	SetWriteDeadline(t time.Time) error
+}
+
+// Run is the stream loop every adapter shares. The adapter has set the
+// headers ([SetHeader]) and the status, 200, but written no body yet. Run
+// flushes at once so the headers leave before the first event, then
+// repeatedly writes everything the target has queued and flushes once, so a
+// burst costs one flush and a lone event leaves at once. After an idle
+// interval (core.Options.Heartbeat) it sends a ":" heartbeat comment. For a
+// *core.Target it takes the queued frames without copying them; any other
+// target is read with Drain.
+//
+// It returns, having ended t (Stop, then Options.OnEnd, once), when the target
+// ends (nil, or what its Err reports), when ctx is done
+// ([core.ErrClientGone]: pass the request's context), when a write or flush
+// fails or misses its deadline (an error matching [core.ErrWrite]), or when the
+// options' Group shuts down ([core.ErrShutdown], after writing what was
+// queued). A panic in the target, in its Stop or in OnEnd ends only this
+// stream, as a [*core.PanicError].
+func Run(ctx context.Context, w Writer, t core.EventTarget, o core.Options) error {
+	return hook.Run(ctx, w, t, o, nil)
+}
+
+// RunUntil is [Run] for servers that signal their shutdown on a channel but
+// do not cancel each request's context (fasthttp: RequestCtx.Done): when
+// shutdown closes, the stream writes what is queued and ends with
+// [core.ErrShutdown], as on a Group shutdown.
+func RunUntil(ctx context.Context, w Writer, t core.EventTarget, o core.Options, shutdown <-chan struct{}) error {
+	return hook.Run(ctx, w, t, o, shutdown)
+}

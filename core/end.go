@@ -1,0 +1,51 @@
+package core
+
+import "github.com/ssekit/ssekit/internal/hook"
+
+func init() {
+	hook.End = func(t, o any, err error) error {
+		tg, _ := t.(EventTarget)
+		return end(tg, o.(Options), err)
+	}
+	hook.Refusal = refusal
+}
+
+// end ends a stream: it stops t (when not nil) with err and reports err to
+// Options.OnEnd. A panic in either is returned as a [*PanicError], and OnEnd
+// then hears of the panic; otherwise end returns err. adapter.End exports it.
+func end(t EventTarget, o Options, err error) error {
+	if t != nil {
+		if pe := stop(t, err); pe != nil {
+			err = pe
+		}
+	}
+	if pe := reportEnd(o.OnEnd, err); pe != nil {
+		err = pe
+	}
+	return err
+}
+
+// stop calls t.Stop(err), returning a panic in it.
+func stop(t EventTarget, err error) (pe *PanicError) {
+	defer func() {
+		if r := recover(); r != nil {
+			pe = newPanicError(r)
+		}
+	}()
+	t.Stop(err)
+	return nil
+}
+
+// reportEnd calls onEnd(err) when set, returning a panic in it.
+func reportEnd(onEnd func(error), err error) (pe *PanicError) {
+	if onEnd == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			pe = newPanicError(r)
+		}
+	}()
+	onEnd(err)
+	return nil
+}

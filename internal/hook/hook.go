@@ -1,0 +1,23 @@
+// Package hook lets package adapter (the adapter author's kit) reach the
+// stream loop, which lives in core beside the Target it drains without
+// copying, without core exporting it to users. Core sets the hooks in its init.
+package hook
+
+import "context"
+
+// Writer is the response body the loop writes to (adapter.Writer).
+type Writer interface {
+	Write(p []byte) (int, error)
+	Flush() error
+}
+
+// Run runs the stream loop; t is a core.EventTarget and o a core.Options.
+// shutdown, when not nil, ends the stream as a Group shutdown does.
+var Run func(ctx context.Context, w Writer, t, o any, shutdown <-chan struct{}) error
+
+// End stops t (a core.EventTarget, or nil) with err and reports err to the
+// OnEnd of o (a core.Options); see adapter.End.
+var End func(t, o any, err error) error
+
+// Refusal returns the body answering a stream asked for during shutdown.
+var Refusal func() []byte
