@@ -55,6 +55,8 @@ var notApplicable = map[string]string{
 	"stalled-reader":            "needs a client that stops reading without closing; an EventSource always reads",
 	"producer-after-disconnect": "producer's view (Run only, no Handler)",
 	"post-stream":               "EventSource only sends GET",
+	"refused-after-shutdown":    "needs a Group shut down in the server (Run only); see refused-reconnects",
+	"on-end-every-request":      "server side only: the calls of WithOnEnd (Run only)",
 }
 
 // cases returns every row of the matrix: the conformance scenarios, in
@@ -76,7 +78,7 @@ func cases() ([]testCase, error) {
 			out = append(out, streamCase(s))
 		}
 	}
-	out = append(out, reconnectRetry(), reconnectLastEventID(), reconnect204(false), reconnect204(true), wrongContentType(), clientClose())
+	out = append(out, reconnectRetry(), reconnectLastEventID(), refusedReconnects(), reconnect204(false), reconnect204(true), wrongContentType(), clientClose())
 	return out, errors.Join(errs...)
 }
 
@@ -382,6 +384,50 @@ func reconnectRetry() testCase {
 				j.errorf("the reconnection reached the server %v after the first response ended; want at least the retry, %v", gap, retry)
 			case gap >= upper:
 				j.errorf("the reconnection reached the server %v after the first response ended; want it within %v of the retry (%v): retry ignored?", gap, upper, retry)
+			}
+		},
+	}
+}
+
+// refusedReconnects checks that the answer to a stream asked for during
+// shutdown (adapter.Refusal, for a handler error matching core.ErrShutdown)
+// makes the client come back soon, instead of stranding it: any non-200
+// answer would end an EventSource for good.
+func refusedReconnects() testCase {
+	const upper = 2500 * time.Millisecond // the refusal's retry is at most 1.5s; the clients' default is 3s
+	return testCase{
+		name: "refused-reconnects",
+		note: fmt.Sprintf("the first request is refused as during shutdown (the handler returns core.ErrShutdown: 200, a "+
+			"retry of 0.5-1.5s, the end, an HTTP/1 connection closed); the client must come back within %v and get the event", upper),
+		run: func(j *job) {
+			var calls atomic.Int32
+			var mu sync.Mutex
+			var at []time.Time
+			h := func(conformance.Request) (core.EventTarget, error) {
+				mu.Lock()
+				at = append(at, time.Now())
+				mu.Unlock()
+				if calls.Add(1) == 1 {
+					return nil, core.ErrShutdown
+				}
+				return sendAndClose(core.Message{ID: "1", Data: "after the refusal"})
+			}
+			srv := j.serve(h, nil)
+			if srv == nil {
+				return
+			}
+			defer j.stop(srv)
+			res, ok := j.open(srv, "/refused-reconnects", clientRequest{Events: []string{"message"}, Count: 1, TimeoutMs: ms(streamTimeout)})
+			if !ok {
+				return
+			}
+			j.expectEvents(res.Events, []client.Event{{Type: "message", Data: "after the refusal", LastEventID: "1"}})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(at) < 2 {
+				j.errorf("the server saw %d requests; want the refused one and a reconnection", len(at))
+			} else if gap := at[1].Sub(at[0]); gap >= upper {
+				j.errorf("the client came back %v after the refusal; want within %v (the refusal's retry ignored?)", gap, upper)
 			}
 		},
 	}
