@@ -7,7 +7,7 @@ import "sync"
 // only the smallest class, and a queue that fills up moves to a buffer of the
 // next class (grow), which a burst then reuses instead of growing by append.
 var (
-	classSize = [...]int{4 << 10, 64 << 10, 1 << 20, 4 << 20}
+	classSize = [...]int{4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
 	pools     [len(classSize)]sync.Pool
 )
 
@@ -40,11 +40,14 @@ func putBuf(bp *[]byte) {
 	pools[i].Put(bp)
 }
 
-// grow returns bp, or, when it is more than three quarters full, a pooled
-// buffer of the next class holding the same bytes (bp goes back to its pool).
-func grow(bp *[]byte) *[]byte {
+// grow returns bp, or, when it is more than three quarters full and smaller
+// than limit (the queue's byte limit), a pooled buffer of the next class
+// holding the same bytes (bp goes back to its pool). A queue thus never moves
+// to a class above its limit: the one message that may overflow it grows it
+// by append, once.
+func grow(bp *[]byte, limit int) *[]byte {
 	b := *bp
-	if len(b) <= cap(b)/4*3 || cap(b) >= classSize[len(classSize)-1] {
+	if len(b) <= cap(b)/4*3 || cap(b) >= limit || cap(b) >= classSize[len(classSize)-1] {
 		return bp
 	}
 	i := 0

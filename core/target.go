@@ -111,7 +111,7 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 			if wake {
 				t.queue = getBuf()
 			} else {
-				t.queue = grow(t.queue)
+				t.queue = grow(t.queue, t.limit)
 			}
 			q, err := AppendMessage(*t.queue, m)
 			if err != nil {

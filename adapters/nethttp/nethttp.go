@@ -5,7 +5,6 @@ package nethttpsse
 
 import (
 	"errors"
-	"io"
 	"log"
 	"net/http"
 	"time"
@@ -105,11 +104,10 @@ func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Op
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // a POST stream must not wait for its body
-	// net/http notices a vanished client only once the request body is read
-	// to its end: drain a small body the handler left unread.
-	if r.ContentLength > 0 && r.ContentLength <= maxDrain {
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
-	}
+	// The request body is left to the handler: draining it here held the
+	// stream (and its producer's unbounded early queue) forever when the
+	// body never came. net/http then notices a vanished client on an idle
+	// POST stream only at the next failed write (a heartbeat).
 	adapter.SetHeader(w.Header())
 	// Take the write deadline over from the server: adapter.Run sets one per
 	// write, and a disabled write timeout must not leave the server's in force.
@@ -129,9 +127,6 @@ type writer struct {
 
 func (w writer) Flush() error                       { return w.rc.Flush() }
 func (w writer) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
-
-// maxDrain is the largest unread request body Serve reads to its end.
-const maxDrain = 64 << 10
 
 // canFlush reports whether the innermost writer under w can flush. It looks
 // through wrappers even when they have Flush: Gin's does nothing and Echo's

@@ -287,7 +287,7 @@ func (c *Chat) Subscribe(ctx context.Context, q StreamRequest) (core.EventTarget
 	}
 	sub, err := c.broker.Subscribe(withToken(ctx, q.Token), []string{topic(q.Room)}, from)
 	if err != nil {
-		return nil, err // 403 from authorize, 503 when the backend fails
+		return nil, err // 403 from authorize; a backend failure matches core.ErrShutdown: the adapter answers with a retry
 	}
 	return sub, nil
 }
