@@ -61,7 +61,7 @@ func TestKnownFailingAbsorbsFailures(t *testing.T) {
 		"serial-fatals": "SKIP", "skips": "SKIP",
 	},
 		"knownfailing_test.go:36: error", // messages carry their file and line
-		"panic: boom", "goroutines left after the scenario ended", "skipped itself", "synthetic scenario that skips itself")
+		"panic: boom", "goroutines left after the scenario ended", "skipped itself", "synthetic scenario: its own skip is what this test checks")
 }
 
 // The subprocess tests below observe outcomes that fail a run (which the
