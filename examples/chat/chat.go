@@ -427,20 +427,57 @@ func (c *Chat) Serve(ln net.Listener, h http.Handler) (stop func(context.Context
 // within timeout (a read deadline on this request only) and hold at most
 // MaxBody bytes (http.MaxBytesReader, which also closes the connection of
 // a body too large). The deadline covers what net/http reads of an unread
-// body after the handler, too (a POST to an unknown route). Requests
+// body after the handler, too (a POST to an unknown route). The body of a
+// GET or HEAD is read before the handler (discardBody). Requests
 // without a body, such as every EventSource GET, are left alone: a read
 // deadline on a stream's connection would end the stream when it passed.
 func guardBodies(h http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 { // a length, or -1: chunked
-			if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout)); err != nil {
+			rc := http.NewResponseController(w)
+			if err := rc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 				http.Error(w, "cannot bound the body", http.StatusInternalServerError)
 				return
 			}
 			r.Body = timeoutBody{http.MaxBytesReader(w, r.Body, MaxBody), w}
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				if !discardBody(w, r, rc) {
+					return
+				}
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// discardBody reads the body of a GET or HEAD, which has no meaning,
+// before the handler runs: an event stream that started with its body
+// unread would keep a connection whose body stopped arriving open for as
+// long as the stream lives. A body that times out or is too large gets
+// its answer and a closed connection; after a whole body the read
+// deadline is cleared, or net/http's background read would hit it and end
+// the stream.
+func discardBody(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) bool {
+	_, err := io.Copy(io.Discard, r.Body)
+	var tooLarge *http.MaxBytesError
+	var timeout net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		http.Error(w, errBodyTooLarge.Error(), http.StatusRequestEntityTooLarge)
+		return false
+	case errors.As(err, &timeout) && timeout.Timeout():
+		http.Error(w, errBodyTimeout.Error(), http.StatusRequestTimeout)
+		return false
+	case err != nil:
+		w.Header().Set("Connection", "close")
+		http.Error(w, "could not read the body", http.StatusBadRequest)
+		return false
+	}
+	if err := rc.SetReadDeadline(time.Time{}); err != nil {
+		http.Error(w, "cannot clear the read deadline", http.StatusInternalServerError)
+		return false
+	}
+	return true
 }
 
 // timeoutBody is a request body that, once a read has timed out, asks for
