@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -296,7 +297,7 @@ func TestGroupShutdownWaits(t *testing.T) {
 
 func TestDispatchBackpressure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tg := core.NewTarget(core.WithQueueLimit(10))
+		tg := core.NewTarget(core.WithQueueBytes(10))
 		w := &recorder{block: make(chan struct{})}
 		done := run(tg, w, core.Options{WriteTimeout: -1})
 		synctest.Wait() // started; the header flush does not write
@@ -330,15 +331,73 @@ func TestDispatchBackpressure(t *testing.T) {
 	})
 }
 
-func TestDispatchBeforeStartIsUnlimited(t *testing.T) {
-	t.Parallel()
-	tg := core.NewTarget(core.WithQueueLimit(1))
-	for range 1000 {
-		if err := tg.Dispatch(core.Message{Data: "x"}); err != nil {
+// dispatchAll dispatches n messages of data on a goroutine and fails the test
+// unless every one is accepted within 10 s (a Dispatch that waits for queue
+// space fails the test instead of hanging it).
+func dispatchAll(t *testing.T, tg *core.Target, n int, data string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for range n {
+			if err := tg.Dispatch(core.Message{Data: data}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
 			t.Fatal(err)
 		}
+	case <-time.After(10 * time.Second):
+		tg.Stop(nil) // wakes the waiting producer
+		t.Fatalf("Dispatch waited for queue space; want %d messages accepted at once", n)
 	}
+}
+
+// Before the stream starts the queue is not limited: a handler may
+// dispatch a backlog before it returns, and the stream writes all of it.
+func TestDispatchBeforeStartIsUnlimited(t *testing.T) {
+	t.Parallel()
+	tg := core.NewTarget(core.WithQueueBytes(1))
+	dispatchAll(t, tg, 1000, "x")
+	tg.Close()
+	w := &recorder{}
+	if err := <-run(tg, w, core.Options{}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if all, _ := w.snapshot(); all != strings.Repeat("data: x\n\n", 1000) {
+		t.Fatalf("got %d bytes; want the 1000 events", len(all))
+	}
+}
+
+// WithQueueBytes: negative means no limit once the stream runs; a positive
+// limit makes the next Dispatch wait.
+func TestQueueBytesNegativeIsUnlimited(t *testing.T) {
+	t.Parallel()
+	tg := core.NewTarget(core.WithQueueBytes(-1))
+	tg.Drain(nil) // the stream has started
+	dispatchAll(t, tg, 1000, strings.Repeat("x", 1024))
 	tg.Stop(nil)
+
+	limited := core.NewTarget(core.WithQueueBytes(16))
+	limited.Drain(nil)
+	if err := limited.Dispatch(core.Message{Data: strings.Repeat("x", 32)}); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- limited.Dispatch(core.Message{Data: "y"}) }()
+	select {
+	case err := <-waited:
+		t.Fatalf("Dispatch over a 16-byte limit returned %v at once; want it to wait", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	limited.Stop(nil)
+	if err := <-waited; !errors.Is(err, core.ErrClosed) {
+		t.Fatalf("the waiting Dispatch got %v; want ErrClosed", err)
+	}
 }
 
 func TestDispatchInvalidKeepsStream(t *testing.T) {
@@ -371,12 +430,27 @@ func TestFromChannel(t *testing.T) {
 	}
 }
 
+// Once the target stops, FromChannel's reader stops taking messages: a send
+// on its channel is no longer received (goleak in TestMain also sees the
+// goroutine gone).
 func TestFromChannelStopsReading(t *testing.T) {
 	t.Parallel()
 	ch := make(chan core.Message) // never closed
 	tg := core.FromChannel(ch)
+	ch <- core.Message{Data: "a"} // the reader runs
 	tg.Stop(core.ErrClientGone)
-	// The reader goroutine must exit: goleak in TestMain checks it.
+	// The reader may take at most one more message, racing with Stop.
+	for taken := 0; ; taken++ {
+		select {
+		case ch <- core.Message{Data: "late"}:
+			if taken > 0 {
+				t.Fatal("the reader took two messages after Stop")
+			}
+			continue
+		case <-time.After(200 * time.Millisecond):
+		}
+		break
+	}
 }
 
 func TestFromChannelBadMessage(t *testing.T) {

@@ -31,8 +31,8 @@ const CloseEvent = "close"
 
 // Defaults for [Options].
 const (
-	DefaultQueueLimit = 1024    // frames queued per subscriber
-	DefaultQueueBytes = 1 << 20 // bytes queued per subscriber
+	DefaultQueueEvents = 1024    // frames queued per subscriber
+	DefaultQueueBytes  = 1 << 20 // bytes queued per subscriber
 )
 
 // Overflow is what happens to a subscriber whose queue is full: its client
@@ -57,9 +57,10 @@ type Options struct {
 	// new [Memory] backend with its defaults. The broker owns it: Shutdown
 	// closes it.
 	Backend Backend
-	// QueueLimit is how many events a subscriber may have queued, not yet
-	// taken by its stream; zero or negative means DefaultQueueLimit.
-	QueueLimit int
+	// QueueEvents is how many events a subscriber may have queued, not yet
+	// taken by its stream; zero means DefaultQueueEvents, negative means no
+	// event limit (QueueBytes still bounds the queue).
+	QueueEvents int
 	// QueueBytes is how many bytes of events a subscriber may have queued;
 	// zero means DefaultQueueBytes, negative means no byte limit. One event
 	// is always accepted into an empty queue, whatever its size.
@@ -162,7 +163,7 @@ type topicSubs struct {
 func New(o Options) *Broker {
 	b := &Broker{
 		backend:    o.Backend,
-		limit:      o.QueueLimit,
+		limit:      o.QueueEvents,
 		bytes:      o.QueueBytes,
 		overflow:   o.Overflow,
 		authorize:  o.Authorize,
@@ -174,8 +175,11 @@ func New(o Options) *Broker {
 	if b.backend == nil {
 		b.backend = NewMemory(MemoryOptions{})
 	}
-	if b.limit <= 0 {
-		b.limit = DefaultQueueLimit
+	switch {
+	case b.limit == 0:
+		b.limit = DefaultQueueEvents
+	case b.limit < 0:
+		b.limit = 0 // no event limit
 	}
 	switch {
 	case b.bytes == 0:

@@ -226,7 +226,7 @@ func TestBrokerReplay(t *testing.T) {
 func TestBrokerReplayConcurrent(t *testing.T) {
 	t.Parallel()
 	const n, subs = 3000, 60
-	b := memBroker(t, nil, Options{QueueLimit: 2 * n}, MemoryOptions{MaxLen: 2 * n})
+	b := memBroker(t, nil, Options{QueueEvents: 2 * n}, MemoryOptions{MaxLen: 2 * n})
 	var (
 		mu        sync.Mutex
 		published []string
@@ -309,7 +309,7 @@ func TestBrokerMultiTopicConcurrent(t *testing.T) {
 	t.Parallel()
 	const n, subs = 1000, 40
 	topics := []string{"a", "b", "c"}
-	b := memBroker(t, nil, Options{QueueLimit: 4 * n}, MemoryOptions{MaxLen: 2 * n})
+	b := memBroker(t, nil, Options{QueueEvents: 4 * n}, MemoryOptions{MaxLen: 2 * n})
 	var (
 		mu        sync.Mutex
 		published []ID
@@ -535,7 +535,7 @@ func TestBrokerCloseEvent(t *testing.T) {
 func TestBrokerSlowSubscriber(t *testing.T) {
 	t.Parallel()
 	const n = 300
-	b := memBroker(t, nil, Options{QueueLimit: 16}, MemoryOptions{})
+	b := memBroker(t, nil, Options{QueueEvents: 16}, MemoryOptions{})
 	slow, fast := subscribe(t, b, []string{"t"}, ""), subscribe(t, b, []string{"t"}, "")
 	stall, rec := newStalled(), newRecorder()
 	slowDone, fastDone := run(slow, stall), run(fast, rec)
@@ -570,7 +570,7 @@ func TestBrokerSlowSubscriber(t *testing.T) {
 func TestBrokerOverflowPolicies(t *testing.T) {
 	t.Parallel()
 	t.Run("Disconnect", func(t *testing.T) {
-		b := memBroker(t, newClock(), Options{QueueLimit: 3}, MemoryOptions{})
+		b := memBroker(t, newClock(), Options{QueueEvents: 3}, MemoryOptions{})
 		s := subscribe(t, b, []string{"t"}, "")
 		for i := range 4 {
 			publish(t, b, "t", core.Message{Data: strconv.Itoa(i)})
@@ -581,7 +581,7 @@ func TestBrokerOverflowPolicies(t *testing.T) {
 		}
 	})
 	t.Run("DropOldest", func(t *testing.T) {
-		b := memBroker(t, newClock(), Options{QueueLimit: 3, Overflow: DropOldest}, MemoryOptions{})
+		b := memBroker(t, newClock(), Options{QueueEvents: 3, Overflow: DropOldest}, MemoryOptions{})
 		s := subscribe(t, b, []string{"t"}, "")
 		for i := range 5 {
 			publish(t, b, "t", core.Message{Data: strconv.Itoa(i)})
@@ -608,7 +608,7 @@ func TestBrokerOverflowPolicies(t *testing.T) {
 		}
 	})
 	t.Run("ReplayDoesNotCount", func(t *testing.T) {
-		b := memBroker(t, newClock(), Options{QueueLimit: 2}, MemoryOptions{})
+		b := memBroker(t, newClock(), Options{QueueEvents: 2}, MemoryOptions{})
 		for i := range 5 {
 			publish(t, b, "t", core.Message{Data: strconv.Itoa(i)})
 		}
@@ -618,7 +618,7 @@ func TestBrokerOverflowPolicies(t *testing.T) {
 		ev, end := drain(s)
 		equal(t, "replay then live", datas(ev), []string{"1", "2", "3", "4", "5", "6"})
 		if end {
-			t.Fatal("ended; want the replay not to count against QueueLimit")
+			t.Fatal("ended; want the replay not to count against QueueEvents")
 		}
 	})
 }
@@ -668,7 +668,7 @@ func TestBrokerSubscribeBeforeReplay(t *testing.T) {
 	equal(t, "after a late delivery", datas(ev), []string{"1", "2", "3", "4", "5"})
 
 	// Held events overflow like queued ones.
-	b2 := newBroker(t, Options{Backend: &hookBackend{Memory: NewMemory(MemoryOptions{}), beforeRead: nil}, QueueLimit: 2})
+	b2 := newBroker(t, Options{Backend: &hookBackend{Memory: NewMemory(MemoryOptions{}), beforeRead: nil}, QueueEvents: 2})
 	h2 := b2.backend.(*hookBackend)
 	h2.beforeRead = func() {
 		for i := range 3 {
@@ -803,7 +803,7 @@ func TestBrokerShutdownTimeout(t *testing.T) {
 // Subscribing, stopping and publishing all at once (run with -race).
 func TestBrokerConcurrentChurn(t *testing.T) {
 	t.Parallel()
-	b := memBroker(t, nil, Options{QueueLimit: 8}, MemoryOptions{MaxLen: 50})
+	b := memBroker(t, nil, Options{QueueEvents: 8}, MemoryOptions{MaxLen: 50})
 	topics := []string{"a", "b", "c", "d"}
 	stop := make(chan struct{})
 	var pubs, subs sync.WaitGroup

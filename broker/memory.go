@@ -18,8 +18,9 @@ const (
 
 // MemoryOptions configures [NewMemory]. The zero value means the defaults.
 type MemoryOptions struct {
-	// MaxLen is how many entries each topic keeps for replay; zero or
-	// negative means DefaultMaxLen.
+	// MaxLen is how many entries each topic keeps for replay; zero means
+	// DefaultMaxLen, negative means no length limit (MaxAge still applies;
+	// with both negative a topic's log grows without bound).
 	MaxLen int
 	// MaxAge is how long an entry is kept for replay; zero means
 	// DefaultMaxAge, negative means no age limit (MaxLen still applies).
@@ -87,8 +88,11 @@ func NewMemory(o MemoryOptions) *Memory {
 	if m.now == nil {
 		m.now = time.Now
 	}
-	if m.maxLen <= 0 {
+	switch {
+	case m.maxLen == 0:
 		m.maxLen = DefaultMaxLen
+	case m.maxLen < 0:
+		m.maxLen = 0 // no length limit
 	}
 	if m.maxAge == 0 {
 		m.maxAge = DefaultMaxAge
@@ -152,7 +156,7 @@ func (m *Memory) Append(_ context.Context, topic string, r Record) (ID, error) {
 	}
 	e := NewEntry(l.topic, id, r.Body, r.Close)
 	l.entries = append(l.entries, memEntry{Entry: e, at: now})
-	if n := len(l.entries) - m.maxLen; n > 0 {
+	if n := len(l.entries) - m.maxLen; m.maxLen > 0 && n > 0 {
 		l.drop(n)
 	}
 	m.trim(l, now)

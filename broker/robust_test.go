@@ -300,7 +300,7 @@ func TestBrokerHoldBackBytes(t *testing.T) {
 		t.Run(strconv.Itoa(int(policy)), func(t *testing.T) {
 			t.Parallel()
 			h := &hookBackend{Memory: NewMemory(MemoryOptions{Now: newClock().Now})}
-			b := newBroker(t, Options{Backend: h, QueueLimit: 1000, QueueBytes: queueBytes, Overflow: policy})
+			b := newBroker(t, Options{Backend: h, QueueEvents: 1000, QueueBytes: queueBytes, Overflow: policy})
 			first := publish(t, b, "t", core.Message{Data: "0"})
 			var during []int
 			h.beforeRead = func() {

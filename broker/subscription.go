@@ -174,15 +174,15 @@ func (s *Subscription) push(e *Entry) bool {
 // for one more of size bytes under s's bounds. One item always fits into an
 // empty queue, whatever its size.
 func (s *Subscription) full(n, total, size int) bool {
-	return n >= s.limit || (s.bytes > 0 && n > 0 && total+size > s.bytes)
+	return (s.limit > 0 && n >= s.limit) || (s.bytes > 0 && n > 0 && total+size > s.bytes)
 }
 
 // makeRoom drops the oldest items of q until one more of size bytes fits
-// within limit items and bytes (0: no byte bound) and returns what is left
+// within limit items and bytes (0: no bound) and returns what is left
 // and its new byte total.
 func makeRoom[T any](q []T, total, size, limit, bytes int, sizeOf func(*T) int) ([]T, int) {
 	k := 0
-	for k < len(q) && (len(q)-k >= limit || (bytes > 0 && total+size > bytes)) {
+	for k < len(q) && ((limit > 0 && len(q)-k >= limit) || (bytes > 0 && total+size > bytes)) {
 		total -= sizeOf(&q[k])
 		k++
 	}
@@ -288,7 +288,9 @@ func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bo
 		}
 	}
 	// The replay never counts against the queue's bounds.
-	s.limit = s.b.limit + len(s.q)
+	if s.limit = s.b.limit; s.limit > 0 {
+		s.limit += len(s.q)
+	}
 	if s.bytes = s.b.bytes; s.bytes > 0 {
 		s.bytes += s.qbytes
 	}

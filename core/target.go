@@ -2,15 +2,33 @@ package core
 
 import (
 	"context"
+	"math"
 	"sync"
 )
 
 // EventTarget is what a handler returns and the stream loop drains: a source of
 // frames that are already encoded, so a broker can encode an event once and
-// share the bytes with every subscriber.
+// share the bytes with every subscriber. [Target] is the ready-made one; the
+// broker's subscriptions are another.
 //
-// Implementations must be safe for use by the loop's goroutine concurrently
-// with their producers. [Target] is the ready-made one.
+// The whole contract:
+//   - Producers may use a target from any goroutine while the loop drains it:
+//     implementations must be safe for that. Ready and Drain are called by
+//     the stream loop only, from one goroutine.
+//   - Stop ends the target. The adapter calls it once for every target a
+//     handler returns, whatever happens: the stream loop when the stream
+//     ends, or the adapter itself when the stream never runs (the handler
+//     also returned an error, the request was refused during shutdown). A
+//     target may also be stopped by its own code (FromSeq does when its
+//     sequence panics), so Stop must be safe to call more than once; only the
+//     first call counts.
+//   - A target that ends by itself (Drain reports end) may say why through an
+//     optional method Err() error, as [Target] and broker subscriptions do:
+//     the loop reports that error to OnEnd, where nil means a normal end.
+//     Without the method, a target's own end is a normal end.
+//   - For a *Target the loop takes the queued bytes directly instead of
+//     calling Drain (no copy); what it writes is exactly what Drain would
+//     return.
 type EventTarget interface {
 	// Ready returns a channel that receives (or is closed) whenever Drain may
 	// have something new to return, including the end of the target.
@@ -18,15 +36,15 @@ type EventTarget interface {
 	// Drain appends every frame queued now to dst without blocking, and reports
 	// whether the target has ended: no frame will follow the ones returned.
 	Drain(dst []byte) (buf []byte, end bool)
-	// Stop is called once by the stream loop when the stream ends, with the
-	// reason (nil when the target itself ended it). The target must then refuse
-	// new frames and wake every producer waiting on it.
+	// Stop ends the target with the reason the stream ended (nil when the
+	// target itself ended it): the target then refuses new frames and wakes
+	// every producer waiting on it. Later calls do nothing.
 	Stop(err error)
 }
 
-// DefaultQueueLimit is the number of encoded bytes a [Target] queues, once its
-// stream runs, before Dispatch waits for the client to catch up.
-const DefaultQueueLimit = 1 << 20
+// DefaultQueueBytes is the number of encoded bytes a [Target] queues, once
+// its stream runs, before Dispatch waits for the client to catch up.
+const DefaultQueueBytes = 1 << 20
 
 // TargetOption configures a [Target].
 type TargetOption func(*Target)
@@ -37,15 +55,21 @@ func KeepOpenOnClose() TargetOption {
 	return func(t *Target) { t.closeEvent = "" }
 }
 
-// WithQueueLimit sets how many encoded bytes the target queues, once its
-// stream runs, before Dispatch waits (default [DefaultQueueLimit]). One message
-// is always accepted into an empty queue, whatever its size. Before the stream
-// starts the queue is not limited, so a handler may dispatch a backlog before
-// it returns.
-func WithQueueLimit(n int) TargetOption {
+// WithQueueBytes sets how many encoded bytes the target queues, once its
+// stream runs, before Dispatch waits: zero means [DefaultQueueBytes],
+// negative means no limit (Dispatch never waits; memory is then bounded only
+// by what producers send). One message is always accepted into an empty
+// queue, whatever its size. Before the stream starts the queue is not
+// limited, so a handler may dispatch a backlog before it returns.
+func WithQueueBytes(n int) TargetOption {
 	return func(t *Target) {
-		if n > 0 {
+		switch {
+		case n > 0:
 			t.limit = n
+		case n < 0:
+			t.limit = math.MaxInt
+		default:
+			t.limit = DefaultQueueBytes
 		}
 	}
 }
@@ -71,7 +95,7 @@ type Target struct {
 // NewTarget returns an empty, open target.
 func NewTarget(opts ...TargetOption) *Target {
 	t := &Target{
-		limit:      DefaultQueueLimit,
+		limit:      DefaultQueueBytes,
 		closeEvent: "close",
 		ready:      make(chan struct{}, 1),
 		space:      make(chan struct{}, 1),

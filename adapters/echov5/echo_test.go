@@ -54,7 +54,7 @@ func get(t *testing.T, ts *httptest.Server, path string, header http.Header) (*h
 	return ssetest.Get(t, ts.Client(), ts.URL+path, header)
 }
 
-// danet serves the route of design.md §1, with a shorter pause.
+// danet serves the Danet route of the README (The model), with a shorter pause.
 func danet(*echo.Context) (core.EventTarget, error) { return ssetest.Danet(10 * time.Millisecond), nil }
 
 // response is Echo's bookkeeping of a finished response.

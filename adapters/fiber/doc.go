@@ -27,7 +27,7 @@
 //     watch, below), so a client that stops reading blocks the write itself,
 //     and [core.Options.WriteTimeout] (a deadline set on the connection before
 //     every write) ends the stream with [core.ErrWrite]. Memory per stalled
-//     stream is what the target queues ([core.WithQueueLimit]) plus the batch
+//     stream is what the target queues ([core.WithQueueBytes]) plus the batch
 //     being written. (SetBodyStreamWriter, by contrast, writes into a
 //     fasthttputil pipe of four buffers, each as large as one write, that the
 //     connection's goroutine copies out: bounded in count, not in bytes, and

@@ -28,7 +28,7 @@
 //     watch, below). A client that stops reading blocks the write itself, and
 //     [core.Options.WriteTimeout] (a deadline set on the connection before
 //     every write) ends the stream with [core.ErrWrite]. Memory per stalled
-//     stream is what the target queues ([core.WithQueueLimit]) plus the batch
+//     stream is what the target queues ([core.WithQueueBytes]) plus the batch
 //     being written. (c.SendStreamWriter, by contrast, is fasthttp's
 //     SetBodyStreamWriter: it writes into a pipe of buffers that the
 //     connection's goroutine copies out, bounded in count, not in bytes, and

@@ -33,7 +33,7 @@ func TestHeadersBeforeFirstEvent(t *testing.T) {
 		core.WithHeartbeat(time.Hour)))
 }
 
-// danet is the route of design.md §1, with a producer that stops early when
+// danet is the Danet route of the README (The model), with a producer that stops early when
 // the stream ends.
 func danet(fiber.Ctx) (core.EventTarget, error) { return ssetest.Danet(100 * time.Millisecond), nil }
 
@@ -215,7 +215,7 @@ func TestDisconnectIdleTLS(t *testing.T) {
 }
 
 func TestStalledReader(t *testing.T) {
-	ssetest.StalledReader(t, sseServer(t, false, fiber.Config{}, ssetest.NewTargets(1, core.WithQueueLimit(256<<10)),
+	ssetest.StalledReader(t, sseServer(t, false, fiber.Config{}, ssetest.NewTargets(1, core.WithQueueBytes(256<<10)),
 		core.WithHeartbeat(time.Hour), core.WithWriteTimeout(200*time.Millisecond)))
 }
 

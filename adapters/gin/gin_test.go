@@ -49,7 +49,7 @@ func get(t *testing.T, ts *httptest.Server, path string) (*http.Response, contex
 	return ssetest.Get(t, ts.Client(), ts.URL+path, nil)
 }
 
-// danet serves the route of design.md §1, with a shorter pause.
+// danet serves the Danet route of the README (The model), with a shorter pause.
 func danet(*gin.Context) (core.EventTarget, error) { return ssetest.Danet(10 * time.Millisecond), nil }
 
 // response is Gin's bookkeeping of a finished response.
@@ -163,8 +163,13 @@ func TestPanic(t *testing.T) {
 		t.Errorf("panic: got %d %q; want 500 %q", resp.StatusCode, body, "Internal Server Error")
 	}
 	var pe *core.PanicError
-	if err := <-errs; !errors.As(err, &pe) || pe.Value != "boom" {
-		t.Errorf("c.Errors: got %v; want *core.PanicError(boom)", err)
+	select {
+	case err := <-errs:
+		if !errors.As(err, &pe) || pe.Value != "boom" {
+			t.Errorf("c.Errors: got %v; want *core.PanicError(boom)", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("c.Errors: nothing recorded 10 s after the answer; want *core.PanicError(boom)")
 	}
 	resp, _ = get(t, ts, "/sse")
 	if s := ssetest.ReadStream(resp.Body, 100); resp.StatusCode != http.StatusOK || len(s.Events) != 5 || s.Err != io.EOF {

@@ -30,17 +30,18 @@ type Options struct {
 	// that share topics use the same prefix; zero means DefaultPrefix.
 	Prefix string
 	// MaxLen is how many entries each topic's stream keeps for replay; zero
-	// or negative means broker.DefaultMaxLen.
+	// means broker.DefaultMaxLen, negative means no length limit (MaxAge
+	// still applies).
 	MaxLen int
 	// MaxAge is how long an entry is kept for replay (whole milliseconds);
 	// zero means broker.DefaultMaxAge, negative means no age limit.
 	MaxAge time.Duration
 	// Block is the longest a blocking XREAD waits before it is issued again;
-	// zero means DefaultBlock. It bounds how long Close can take when Redis
+	// zero or negative means DefaultBlock. It bounds how long Close can take when Redis
 	// does not answer.
 	Block time.Duration
-	// Count is the most entries read per stream per XREAD; zero means
-	// DefaultCount.
+	// Count is the most entries read per stream per XREAD; zero or
+	// negative means DefaultCount.
 	Count int
 	// Dedup is how long Redis remembers each publish's token (one key of
 	// about 100 bytes per publish), so that the append script, which
@@ -57,7 +58,8 @@ type Options struct {
 	// what an asynchronous failover can lose to events whose Publish
 	// failed. Zero means no wait.
 	Replicas int
-	// ReplicaTimeout bounds the wait for Replicas; zero means one second.
+	// ReplicaTimeout bounds the wait for Replicas; zero or negative means
+	// one second.
 	ReplicaTimeout time.Duration
 }
 
@@ -111,8 +113,11 @@ func New(c goredis.UniversalClient, o Options) *Backend {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	if o.MaxLen <= 0 {
+	switch {
+	case o.MaxLen == 0:
 		o.MaxLen = broker.DefaultMaxLen
+	case o.MaxLen < 0:
+		o.MaxLen = 0 // no length limit
 	}
 	if o.MaxAge == 0 {
 		o.MaxAge = broker.DefaultMaxAge

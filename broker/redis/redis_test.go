@@ -58,7 +58,7 @@ func TestRedisBrokerReplayConcurrent(t *testing.T) {
 	const n, subs = 400, 30
 	ro := Options{Prefix: testPrefix(t), MaxLen: 2 * n}
 	c := newClient(t, "")
-	pub, sub := newBroker(t, c, broker.Options{}, ro), newBroker(t, c, broker.Options{QueueLimit: 2 * n}, ro)
+	pub, sub := newBroker(t, c, broker.Options{}, ro), newBroker(t, c, broker.Options{QueueEvents: 2 * n}, ro)
 	var (
 		mu        sync.Mutex
 		published []string
@@ -152,7 +152,7 @@ func TestRedisBrokerMultiTopicResume(t *testing.T) {
 	ro := Options{Prefix: testPrefix(t)}
 	c := newClient(t, "")
 	pubs := []*broker.Broker{newBroker(t, c, broker.Options{}, ro), newBroker(t, c, broker.Options{}, ro)}
-	sub := newBroker(t, c, broker.Options{QueueLimit: 4 * n}, ro)
+	sub := newBroker(t, c, broker.Options{QueueEvents: 4 * n}, ro)
 	topics := []string{"a", "b", "c"}
 	live := subscribe(t, sub, topics, "")
 	var wg sync.WaitGroup
@@ -388,7 +388,7 @@ func TestRedisBrokerStalledSubscriber(t *testing.T) {
 	const n = 100
 	ro := Options{Prefix: testPrefix(t)}
 	c := newClient(t, "")
-	pub, b := newBroker(t, c, broker.Options{}, ro), newBroker(t, c, broker.Options{QueueLimit: 8}, ro)
+	pub, b := newBroker(t, c, broker.Options{}, ro), newBroker(t, c, broker.Options{QueueEvents: 8}, ro)
 	slow, fast := subscribe(t, b, []string{"t"}, ""), subscribe(t, b, []string{"t"}, "")
 	stall, rec := newStalled(), newRecorder()
 	slowDone, fastDone := run(slow, stall), run(fast, rec)

@@ -173,7 +173,7 @@ func Disconnect(t *testing.T, s Server, producer bool) time.Duration {
 
 // StalledReader checks that a client that never reads is dropped by the
 // per-write deadline: route options WithHeartbeat(time.Hour),
-// WithWriteTimeout(200ms), targets made WithQueueLimit(256 KiB). The end
+// WithWriteTimeout(200ms), targets made WithQueueBytes(256 KiB). The end
 // must be core.ErrWrite with a deadline error, within 10s.
 func StalledReader(t *testing.T, s Server) {
 	conn, _ := s.Dial(t, "GET", "/sse") // never reads

@@ -168,7 +168,7 @@ func Send(msgs ...core.Message) (core.EventTarget, error) {
 	return tg, nil
 }
 
-// Danet returns the target of the route of design.md §1: a producer
+// Danet returns the target of the Danet route of the README (The model): a producer
 // dispatches four "hello" events (ids 0 to 3, retry 1s) pause apart, then a
 // "close" event (id 4) that ends the stream. The producer stops early when
 // the stream ends.

@@ -42,7 +42,7 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 		batch      = 10
 		queueLimit = 32
 	)
-	b := newBroker(t, broker.Options{QueueLimit: queueLimit})
+	b := newBroker(t, broker.Options{QueueEvents: queueLimit})
 	var mu sync.Mutex
 	var stalledSub *broker.Subscription
 	route := func(r request) (core.EventTarget, error) {

@@ -1,4 +1,4 @@
-// Package faults holds the fault-and-abuse tests of ssekit (design.md §6):
+// Package faults holds the fault-and-abuse tests of ssekit (the README's "In production" section):
 // slowloris clients, thousands of abrupt disconnects, producers far faster
 // than a stalled client, slow broker subscribers, garbage Last-Event-ID values
 // and topic names, and a Redis server killed and restarted mid-stream. Each

@@ -37,7 +37,7 @@ func TestFastProducerStalledClient(t *testing.T) {
 			var prods []*producer
 			event := strings.Repeat("z", kiB)
 			route := func(request) (core.EventTarget, error) {
-				p := &producer{tg: core.NewTarget(core.WithQueueLimit(queueLimit)), done: make(chan struct{})}
+				p := &producer{tg: core.NewTarget(core.WithQueueBytes(queueLimit)), done: make(chan struct{})}
 				mu.Lock()
 				prods = append(prods, p)
 				mu.Unlock()

@@ -72,7 +72,7 @@ func slowloris(t *testing.T, a adapter, posts bool) {
 			go ssetest.Produce(tg, strings.Repeat("y", kiB), 0)
 			return tg, nil
 		case "flood": // as much as Dispatch takes: 4 KiB events
-			tg := core.NewTarget(core.WithQueueLimit(floodQueue))
+			tg := core.NewTarget(core.WithQueueBytes(floodQueue))
 			mu.Lock()
 			floods = append(floods, tg)
 			mu.Unlock()
@@ -290,7 +290,7 @@ func slowloris(t *testing.T, a adapter, posts bool) {
 	// the stalled POSTs' (default) queues, a generous slack.
 	bound := uint64(neverRead*(floodQueue+64*kiB)) + 24*miB
 	if posts {
-		bound += stalledBodies * core.DefaultQueueLimit
+		bound += stalledBodies * core.DefaultQueueBytes
 	}
 	checkHeap(t, "under attack", heap, bound)
 
