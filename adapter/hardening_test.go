@@ -158,7 +158,7 @@ func TestRunOnEndAfterStopPanics(t *testing.T) {
 // queue space after Close, until a stalled write gave up.
 func TestCloseWakesWaitingProducers(t *testing.T) {
 	t.Parallel()
-	tg := core.NewTarget(core.WithQueueLimit(16))
+	tg := core.NewTarget(core.WithQueueBytes(16))
 	tg.Drain(nil) // the stream has started: the limit applies
 	if err := tg.Dispatch(core.Message{Data: strings.Repeat("x", 32)}); err != nil {
 		t.Fatal(err)
