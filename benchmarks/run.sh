@@ -53,8 +53,13 @@ step "encode (go test -bench Encode -benchmem -count $COUNT)"
 bench -test.bench '^BenchmarkEncode$' -test.benchtime 0.5s | tee "$out/bench.txt"
 step "burst: $BURST_EVENTS events per run"
 bench -test.bench '^BenchmarkBurst$' -test.benchtime "${BURST_EVENTS}x" | grep '^Benchmark' | tee -a "$out/bench.txt"
-step "lone events: $LONE_EVENTS per run, 2 ms apart"
-bench -test.bench '^BenchmarkLatency$' -test.benchtime "${LONE_EVENTS}x" | grep '^Benchmark' | tee -a "$out/bench.txt"
+step "lone events: $LONE_EVENTS per run, 2 ms apart, $COUNT interleaved rounds"
+# Rounds interleave the subjects (one run of each per round), so that the
+# ratios to the baselines hold under a load that changes during the step.
+for _ in $(seq "$COUNT"); do
+	"$bin/bench.test" -test.run '^$' -test.count 1 -test.benchmem -test.bench '^BenchmarkLatency$' \
+		-test.benchtime "${LONE_EVENTS}x" | grep '^Benchmark' | tee -a "$out/bench.txt"
+done
 
 step "idle and churn (sseload, servers in child processes)"
 "$bin/sseload" -runs "$COUNT" -streams "$IDLE_STREAMS" -cycles "$CHURN_CYCLES" -out "$out/load.json"

@@ -34,6 +34,8 @@ const (
 	p99Target     = 1e6  // lone-event p99 under 1 ms, in ns
 	idleTarget    = 1.2  // idle stream at most 1.2x the framework's own
 	burstBaseline = "base-nethttp"
+	directTarget  = 1.2 // lone-event p50 and p99 within 1.2x of the direct write
+	directBase    = "base-direct"
 )
 
 func main() {
@@ -446,24 +448,33 @@ func writeMarkdown(w io.Writer, in *inputs) {
 	base, _ := b.median("Burst/"+burstBaseline, "events/s")
 	fmt.Fprintf(w, "**One stream** (`go test -bench 'Burst|Latency'`): *burst* is events/s read by a raw loopback client "+
 		"from a stream fed as fast as the server allows (%d events per run); *lone* is the delivery latency of "+
-		"events sent 2 ms apart (%d per run), measured by the client with the sender's monotonic timestamp.\n\n",
+		"events sent 2 ms apart (%d per run), measured by the client with the sender's monotonic timestamp; "+
+		"*× direct* compares with the handler whose producer writes each event itself, with no hand-off "+
+		"to another goroutine (the floor).\n\n",
 		b.iters["Burst/"+burstBaseline], b.iters["Latency/"+burstBaseline])
-	fmt.Fprintf(w, "| server | burst events/s | × hand-written net/http | lone p50 | lone p99 |\n|---|---:|---:|---:|---:|\n")
-	burstOK, latOK := true, true
+	fmt.Fprintf(w, "| server | burst events/s | × hand-written net/http | lone p50 | lone p99 | lone p99.9 | p50 × direct | p99 × direct |\n"+
+		"|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	burstOK, latOK, directOK := true, true, true
+	d50, _ := b.median("Latency/"+directBase, "p50-ns")
+	d99, _ := b.median("Latency/"+directBase, "p99-ns")
 	for _, s := range subjects.All {
 		eps, _ := b.median("Burst/"+s.ID, "events/s")
 		p50, _ := b.median("Latency/"+s.ID, "p50-ns")
 		p99, _ := b.median("Latency/"+s.ID, "p99-ns")
+		p999, _ := b.median("Latency/"+s.ID, "p99.9-ns")
 		name := s.Name
 		if s.Adapter {
 			name = "**" + name + "**"
 			burstOK = burstOK && eps/base >= burstTarget
 			latOK = latOK && p99 < p99Target
+			directOK = directOK && d50 > 0 && p50/d50 <= directTarget && p99/d99 <= directTarget
 		}
-		fmt.Fprintf(w, "| %s | %s | %.1f× | %s | %s |\n", name, fmtRate(eps), eps/base, fmtNs(p50), fmtNs(p99))
+		fmt.Fprintf(w, "| %s | %s | %.1f× | %s | %s | %s | %s | %s |\n", name, fmtRate(eps), eps/base,
+			fmtNs(p50), fmtNs(p99), fmtNs(p999), ratio(p50, d50), ratio(p99, d99))
 	}
 	fmt.Fprintf(w, "\nTargets: every adapter at least %.0f× the hand-written handler on bursts: %s; "+
-		"lone-event p99 under 1 ms: %s.\n\n", burstTarget, verdict(burstOK), verdict(latOK))
+		"lone-event p99 under 1 ms: %s; lone-event p50 and p99 within %.1f× of the direct write: %s.\n\n",
+		burstTarget, verdict(burstOK), verdict(latOK), directTarget, verdict(directOK))
 
 	// Idle.
 	if l.Idle != nil {

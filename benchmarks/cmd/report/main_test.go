@@ -20,7 +20,8 @@ BenchmarkEncode/small/floor-append-precomputed-2  1000  10.0 ns/op  0 B/op  0 al
 BenchmarkEncode/small/naive-append-2  1000  20.0 ns/op  0 B/op  0 allocs/op
 BenchmarkBurst/nethttp-2   1000000  100 ns/op  10000000 events/s
 BenchmarkBurst/base-nethttp-2   1000000  1000 ns/op  1000000 events/s
-BenchmarkLatency/nethttp-2   500  2000000 ns/op  50000 p50-ns  200000 p99-ns
+BenchmarkLatency/nethttp-2   500  2000000 ns/op  50000 p50-ns  200000 p99-ns  300000 p99.9-ns
+BenchmarkLatency/base-direct-2   500  2000000 ns/op  10000 p50-ns  100000 p99-ns  150000 p99.9-ns
 `
 
 const testLoad = `{"machine":{"nproc":2,"cpu":"Test CPU","go":"go1.x","os":"linux/amd64"},
@@ -111,7 +112,8 @@ func TestReport(t *testing.T) {
 		t.Error("a fanout result without a fanout file")
 	}
 	md, svg := report(t, in)
-	wantAll(t, "table", md, "| 10.00M | 10.0× | 50 µs | 200 µs |", "1.05×", "3.5× the floor", "*Settled in*")
+	wantAll(t, "table", md, "| 10.00M | 10.0× | 50 µs | 200 µs | 300 µs | 5.00× | 2.00× |",
+		"within 1.2× of the direct write: **missed**", "1.05×", "3.5× the floor", "*Settled in*")
 	if strings.Contains(md, "Fan-out") || strings.Contains(md, "load average") {
 		t.Errorf("table has a fan-out section or a load average it was not given:\n%s", md)
 	}

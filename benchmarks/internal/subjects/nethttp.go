@@ -31,6 +31,38 @@ func startNetHTTPBaseline(ln net.Listener, s *Server, _ []core.Option) func() er
 	return serveHTTP(ln, h)
 }
 
+// startDirectBaseline is the hand-written net/http handler with no hand-off:
+// each lone event is written (Fprintf, then Flush) on the producer's goroutine
+// while the handler waits for the end. Its burst is the same as the
+// hand-written handler's.
+func startDirectBaseline(ln net.Listener, s *Server, _ []core.Option) func() error {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := w.(http.Flusher)
+		flush := func() error { f.Flush(); return nil }
+		if r.URL.Path != "/lone" {
+			s.baselineHTTP(r.Context(), r.URL.Path, r.URL.Query().Get("n"), w, flush,
+				func(ts int64) error { return writeTick(w, ts) },
+				func() error { return writeBurstEvent(w) })
+			return
+		}
+		s.enter()
+		defer s.leave()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		f.Flush()
+		snd := &directSender{end: make(chan struct{}), write: func(ts int64) error {
+			if err := writeTick(w, ts); err != nil {
+				return err
+			}
+			return flush()
+		}}
+		s.lone <- snd
+		snd.wait(r.Context().Done(), s.quit)
+	})
+	return serveHTTP(ln, h)
+}
+
 // startGoSSEBaseline streams with go-sse: Session.Send of a *sse.Message
 // built per event, then Session.Flush.
 func startGoSSEBaseline(ln net.Listener, s *Server, _ []core.Option) func() error {

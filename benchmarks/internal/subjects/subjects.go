@@ -51,6 +51,7 @@ var All = []Subject{
 	{ID: "echo", Name: "ssekit echo", Framework: "echo", Adapter: true, start: startEchoAdapter},
 	{ID: "fiber", Name: "ssekit fiber", Framework: "fiber", Adapter: true, start: startFiberAdapter},
 	{ID: "base-nethttp", Name: "net/http handler (Fprintf+Flush)", Framework: "net/http", start: startNetHTTPBaseline},
+	{ID: "base-direct", Name: "net/http, written by the producer (no hand-off)", Framework: "net/http", start: startDirectBaseline},
 	{ID: "base-gin", Name: "gin c.Render(sse.Event)+Flush", Framework: "gin", start: startGinBaseline},
 	{ID: "base-echo", Name: "echo handler (Fprintf+Flush)", Framework: "echo", start: startEchoBaseline},
 	{ID: "base-gosse", Name: "go-sse Session.Send+Flush", Framework: "net/http", start: startGoSSEBaseline},
@@ -279,6 +280,40 @@ func (s *chanSender) loop(gone <-chan struct{}, quit <-chan struct{}, write func
 			return
 		}
 	}
+}
+
+// directSender writes each lone event on the goroutine that calls Send (the
+// producer's), with no hand-off to the handler's goroutine: the floor of
+// lone-event latency. The handler only waits for the end.
+type directSender struct {
+	mu    sync.Mutex
+	write func(ts int64) error // nil once the handler returns
+	end   chan struct{}
+	once  sync.Once
+}
+
+func (s *directSender) Send(ts int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.write == nil {
+		return core.ErrClosed
+	}
+	return s.write(ts)
+}
+
+func (s *directSender) Close() { s.once.Do(func() { close(s.end) }) }
+
+// wait returns when the sender is closed, the client leaves (gone) or the
+// server stops, after which Send writes nothing.
+func (s *directSender) wait(gone, quit <-chan struct{}) {
+	select {
+	case <-s.end:
+	case <-gone:
+	case <-quit:
+	}
+	s.mu.Lock()
+	s.write = nil
+	s.mu.Unlock()
 }
 
 // baselineHTTP is the hand-written net/http stream, shared by the net/http,
