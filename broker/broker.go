@@ -465,16 +465,42 @@ func (b *Broker) unwatch(topics []string) {
 }
 
 // deliver fans e out to the local subscribers of its topic: a non-blocking
-// enqueue of the shared frame each, under a short per-subscriber lock.
+// enqueue of the shared frame each, under a short per-subscriber lock. The
+// Notify functions of subscriptions that have one (an event-loop adapter's)
+// are called after the broker's lock is released.
 func (b *Broker) deliver(e *Entry) {
+	var woken *[]wakeup
 	b.mu.RLock()
-	defer b.mu.RUnlock()
 	if set := b.topics[e.Topic]; set != nil {
 		for _, s := range set.subs {
-			s.deliver(e)
+			if f := s.deliver(e); f != nil {
+				if woken == nil {
+					woken = wakeups.Get().(*[]wakeup)
+				}
+				*woken = append(*woken, wakeup{s, f})
+			}
 		}
 	}
+	b.mu.RUnlock()
+	if woken == nil {
+		return
+	}
+	for _, w := range *woken {
+		w.s.wake(w.f)
+	}
+	clear(*woken)
+	*woken = (*woken)[:0]
+	wakeups.Put(woken)
 }
+
+// wakeup is a Notify function to call once the broker's lock is released.
+type wakeup struct {
+	s *Subscription
+	f func()
+}
+
+// wakeups pools the lists of deliver's wake-ups.
+var wakeups = sync.Pool{New: func() any { return new([]wakeup) }}
 
 // endAll ends every subscription with reason err (after what is queued).
 func (b *Broker) endAll(err error) {

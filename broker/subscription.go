@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"runtime/debug"
 	"sync"
+
+	"github.com/ssekit/ssekit/core"
 )
 
 // maxIdleQueue is the largest queue capacity a subscription keeps once
@@ -25,6 +28,7 @@ type Subscription struct {
 	b      *Broker
 	topics []string
 	ready  chan struct{} // cap 1: frames or the end are waiting
+	notify func()        // replaces the send on ready (Notify); guarded by mu
 	done   chan struct{} // closed by Stop; made by Done on demand, guarded by mu
 
 	idx        []int // index in each topic's set; guarded by b.mu
@@ -79,7 +83,7 @@ func (s *Subscription) Stop(err error) {
 	if s == nil || !s.stop(err) {
 		return
 	}
-	signal(s.ready)
+	s.wake(s.notifier())
 	s.b.remove(s)
 }
 
@@ -131,7 +135,7 @@ func (s *Subscription) Err() error {
 // end makes the stream end after what is queued, with reason err.
 func (s *Subscription) end(err error) {
 	if s.endLocked(err) {
-		signal(s.ready)
+		s.wake(s.notifier())
 	}
 }
 
@@ -150,24 +154,32 @@ func (s *Subscription) endLocked(err error) bool {
 }
 
 // deliver queues a live entry without blocking; while the replay is read it
-// holds it back instead, within the same bounds.
-func (s *Subscription) deliver(e *Entry) {
-	if s.push(e) {
+// holds it back instead, within the same bounds. It signals Ready at once,
+// but returns a Notify function to call instead, which the broker calls once
+// it has released its own lock.
+func (s *Subscription) deliver(e *Entry) func() {
+	wake, f := s.push(e)
+	if !wake {
+		return nil
+	}
+	if f == nil {
 		signal(s.ready)
 	}
+	return f
 }
 
-// push queues or holds e and reports whether the stream loop needs a signal.
-func (s *Subscription) push(e *Entry) bool {
+// push queues or holds e and reports whether the stream loop needs a signal,
+// and the Notify function, if any.
+func (s *Subscription) push(e *Entry) (bool, func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ending || s.stopped || e.ID.Compare(s.floor) <= 0 {
-		return false
+		return false, nil
 	}
 	if s.replaying {
-		return s.holdLocked(e)
+		return s.holdLocked(e), s.notify
 	}
-	return s.pushLocked(e)
+	return s.pushLocked(e), s.notify
 }
 
 // full reports whether a queue of n items holding total bytes has no room
@@ -248,7 +260,7 @@ func (s *Subscription) overflowLocked() {
 // not cover, and switches the subscription to live delivery.
 func (s *Subscription) replay(entries []Entry, complete bool, after ID) {
 	if s.replayLocked(entries, complete, after) {
-		signal(s.ready)
+		s.wake(s.notifier())
 	}
 }
 
@@ -303,6 +315,37 @@ func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bo
 		}
 	}
 	return len(s.q) > 0 || s.ending
+}
+
+// Notify implements [core.Notifier]: f is called instead of a send on Ready
+// (see there for the contract). The broker calls it after releasing its own
+// locks.
+func (s *Subscription) Notify(f func()) {
+	s.mu.Lock()
+	s.notify = f
+	s.mu.Unlock()
+}
+
+// notifier returns the Notify function, nil when there is none.
+func (s *Subscription) notifier() func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
+}
+
+// wake announces new frames or the end: a call to f (the Notify function),
+// or a send on Ready when f is nil. A panic in f stops s with it.
+func (s *Subscription) wake(f func()) {
+	if f == nil {
+		signal(s.ready)
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.Stop(&core.PanicError{Value: r, Stack: debug.Stack()}) // its own wake finds s stopped
+		}
+	}()
+	f()
 }
 
 // signal does a non-blocking send on a channel of capacity one.

@@ -88,6 +88,7 @@ type Target struct {
 	waiting    int // producers waiting for space
 	err        error
 	ready      chan struct{} // cap 1: frames or the end are waiting
+	notify     func()        // replaces the send on ready (Notify)
 	space      chan struct{} // cap 1: the queue drained below the limit
 	done       chan struct{} // closed by Stop
 }
@@ -152,9 +153,10 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 				wake = true
 			}
 			next := t.waiting > 0 && len(q) < t.limit
+			f := t.notify
 			t.mu.Unlock()
 			if wake {
-				signal(t.ready)
+				t.wake(f)
 			}
 			if next {
 				signal(t.space) // let the next waiting producer in
@@ -185,8 +187,9 @@ func (t *Target) Close() {
 	t.mu.Lock()
 	t.closing = true
 	waiting := t.waiting > 0
+	f := t.notify
 	t.mu.Unlock()
-	signal(t.ready)
+	t.wake(f)
 	if waiting {
 		signal(t.space) // producers waiting for space fail at once
 	}
@@ -251,8 +254,9 @@ func (t *Target) Stop(err error) {
 		t.queue = nil
 	}
 	close(t.done)
+	f := t.notify
 	t.mu.Unlock()
-	signal(t.ready)
+	t.wake(f)
 }
 
 // signal does a non-blocking send on a channel of capacity one.
