@@ -87,7 +87,7 @@ func TestSubscriptionNotifyPanic(t *testing.T) {
 // lost before the end.
 func TestSubscriptionNotifyRaces(t *testing.T) {
 	t.Parallel()
-	b := memBroker(t, newClock(), Options{QueueLimit: 1 << 16}, MemoryOptions{})
+	b := memBroker(t, newClock(), Options{QueueEvents: 1 << 16}, MemoryOptions{})
 	for round := range 20 {
 		subs := make([]*Subscription, 8)
 		var drainers sync.WaitGroup

@@ -102,7 +102,7 @@ func panicInNotify() { panic("notify") }
 func TestNotifyRaces(t *testing.T) {
 	t.Parallel()
 	for round := range 50 {
-		tg := core.NewTarget(core.WithQueueLimit(64))
+		tg := core.NewTarget(core.WithQueueBytes(64))
 		kick := make(chan struct{}, 1)
 		tg.Notify(func() {
 			select {
