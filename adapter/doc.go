@@ -4,7 +4,7 @@
 //
 // An adapter does four things per request, in this order:
 //
-//  1. [Open] calls the user's handler with the framework's context. It turns a
+//  1. [CallHandler] calls the user's handler with the framework's context. It turns a
 //     panic into a [*core.PanicError] (with its stack), a nil target into
 //     [core.ErrNilTarget], stops a target returned beside an error, and
 //     reports every failure to core.Options.OnEnd.

@@ -82,14 +82,14 @@ func TestRunClearsDeadlineWhenIdle(t *testing.T) {
 func TestOpenTypedNilTarget(t *testing.T) {
 	t.Parallel()
 	var o core.Options
-	_, err := adapter.Open(o, 1, func(int) (core.EventTarget, error) {
+	_, err := adapter.CallHandler(o, 1, func(int) (core.EventTarget, error) {
 		var tg *core.Target
 		return tg, core.Error(http.StatusUnauthorized, "login first")
 	})
 	if got := core.StatusOf(err); got != http.StatusUnauthorized {
 		t.Fatalf("status: got %d (%v); want 401", got, err)
 	}
-	_, err = adapter.Open(o, 1, func(int) (core.EventTarget, error) {
+	_, err = adapter.CallHandler(o, 1, func(int) (core.EventTarget, error) {
 		var tg *core.Target
 		return tg, nil
 	})
@@ -101,7 +101,7 @@ func TestOpenTypedNilTarget(t *testing.T) {
 // TestPanicErrorStack checks that a panic keeps the stack where it happened.
 func TestPanicErrorStack(t *testing.T) {
 	t.Parallel()
-	_, err := adapter.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { panicHere(); return nil, nil })
+	_, err := adapter.CallHandler(core.Options{}, 1, func(int) (core.EventTarget, error) { panicHere(); return nil, nil })
 	var pe *core.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("got %v; want a PanicError", err)
@@ -120,9 +120,9 @@ func TestOnEndForEveryRequest(t *testing.T) {
 	var got []error
 	o := core.NewOptions(core.WithOnEnd(func(err error) { got = append(got, err) }))
 	boom := errors.New("boom")
-	_, _ = adapter.Open(o, 1, func(int) (core.EventTarget, error) { panic("x") })
-	_, _ = adapter.Open(o, 1, func(int) (core.EventTarget, error) { return core.NewTarget(), boom })
-	_, _ = adapter.Open(o, 1, func(int) (core.EventTarget, error) { return nil, boom })
+	_, _ = adapter.CallHandler(o, 1, func(int) (core.EventTarget, error) { panic("x") })
+	_, _ = adapter.CallHandler(o, 1, func(int) (core.EventTarget, error) { return core.NewTarget(), boom })
+	_, _ = adapter.CallHandler(o, 1, func(int) (core.EventTarget, error) { return nil, boom })
 	if len(got) != 3 {
 		t.Fatalf("OnEnd called %d times; want 3: %v", len(got), got)
 	}

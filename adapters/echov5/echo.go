@@ -58,7 +58,7 @@ type HandlerFunc func(c *echo.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *echo.Context) error {
-		t, err := adapter.Open(o, c, h)
+		t, err := adapter.CallHandler(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Response(), c.Request(), t, o)
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {

@@ -1,5 +1,5 @@
 // Package fiberv3sse serves ssekit event streams with Fiber v3 (fasthttp). It
-// only maps a fiber.Ctx onto [adapter.Open] and [adapter.Run]:
+// only maps a fiber.Ctx onto [adapter.CallHandler] and [adapter.Run]:
 //
 //	app.Get("/sse", fiberv3sse.Handle(func(c fiber.Ctx) (core.EventTarget, error) {
 //		t := core.NewTarget()
@@ -9,7 +9,7 @@
 //
 // The contract, in the order a request meets it:
 //
-//   - The handler runs under [adapter.Open]: an error it returns, or a panic,
+//   - The handler runs under [adapter.CallHandler]: an error it returns, or a panic,
 //     reaches Fiber's ErrorHandler as a [*fiber.Error] (status from
 //     [core.StatusOf], text from [core.ErrorText]; a *fiber.Error anywhere in
 //     the error's chain is passed on as is), with or without Fiber's recover

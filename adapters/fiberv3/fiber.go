@@ -32,7 +32,7 @@ type HandlerFunc func(c fiber.Ctx) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 	o := core.NewOptions(opts...)
 	return func(c fiber.Ctx) error {
-		t, err := adapter.Open(o, c, h)
+		t, err := adapter.CallHandler(o, c, h)
 		rctx := c.RequestCtx()
 		switch {
 		case errors.Is(err, core.ErrShutdown):

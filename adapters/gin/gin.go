@@ -42,7 +42,7 @@ type HandlerFunc func(c *gin.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) gin.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *gin.Context) {
-		t, err := adapter.Open(o, c, h)
+		t, err := adapter.CallHandler(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Writer, c.Request, t, o)
 			if !errors.Is(err, nethttpsse.ErrNoFlush) {

@@ -29,7 +29,7 @@ type HandlerFunc func(r *http.Request) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 	o := core.NewOptions(opts...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t, err := adapter.Open(o, r, h)
+		t, err := adapter.CallHandler(o, r, h)
 		switch {
 		case err == nil:
 			err = Serve(w, r, t, o)

@@ -8,15 +8,15 @@ import (
 	"github.com/ssekit/ssekit/internal/hook"
 )
 
-// Open calls a handler with its framework's context and returns its target,
+// CallHandler calls a handler with its framework's context and returns its target,
 // or the error to answer with. A panic becomes a [*core.PanicError] with its
 // stack; a nil target (or a typed nil, such as a nil *core.Target) with a nil
 // error becomes [core.ErrNilTarget]; a target returned beside an error is
 // ended so that its producers wake up, unless it is a typed nil: it is never
-// called into, and the error's status survives. Whenever Open returns an
+// called into, and the error's status survives. Whenever CallHandler returns an
 // error, Options.OnEnd hears of it, so OnEnd is called once for every request
 // an adapter handles, whether or not its stream started.
-func Open[C any](o core.Options, c C, h func(C) (core.EventTarget, error)) (t core.EventTarget, err error) {
+func CallHandler[C any](o core.Options, c C, h func(C) (core.EventTarget, error)) (t core.EventTarget, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			t, err = nil, &core.PanicError{Value: r, Stack: debug.Stack()}

@@ -13,21 +13,21 @@ import (
 func TestOpen(t *testing.T) {
 	t.Parallel()
 	tg := core.NewTarget()
-	if got, err := adapter.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { return tg, nil }); got != tg || err != nil {
+	if got, err := adapter.CallHandler(core.Options{}, 1, func(int) (core.EventTarget, error) { return tg, nil }); got != tg || err != nil {
 		t.Fatalf("got %v, %v; want the target", got, err)
 	}
 	tg.Stop(nil)
 
 	var pe *core.PanicError
-	if _, err := adapter.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { panic("x") }); !errors.As(err, &pe) {
+	if _, err := adapter.CallHandler(core.Options{}, 1, func(int) (core.EventTarget, error) { panic("x") }); !errors.As(err, &pe) {
 		t.Fatalf("panic: got %v; want PanicError", err)
 	}
-	if _, err := adapter.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { return nil, nil }); !errors.Is(err, core.ErrNilTarget) {
+	if _, err := adapter.CallHandler(core.Options{}, 1, func(int) (core.EventTarget, error) { return nil, nil }); !errors.Is(err, core.ErrNilTarget) {
 		t.Fatalf("nil: got %v; want ErrNilTarget", err)
 	}
 	made := core.NewTarget()
 	boom := errors.New("boom")
-	if got, err := adapter.Open(core.Options{}, 1, func(int) (core.EventTarget, error) { return made, boom }); got != nil || err != boom {
+	if got, err := adapter.CallHandler(core.Options{}, 1, func(int) (core.EventTarget, error) { return made, boom }); got != nil || err != boom {
 		t.Fatalf("got %v, %v; want nil, boom", got, err)
 	}
 	select {
