@@ -56,7 +56,7 @@ func brokenHarness(b breakage) conformance.Harness {
 			if b.leak != nil {
 				go func() { <-b.leak }()
 			}
-			tg, err := adapter.Open(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
+			tg, err := adapter.CallHandler(o, r, func(r *http.Request) (core.EventTarget, error) { return h(request(r)) })
 			if refusing := errors.Is(err, core.ErrShutdown) || err == nil && adapter.Closing(o); refusing {
 				adapter.SetHeader(w.Header())
 				if r.ProtoMajor < 2 {
@@ -65,7 +65,7 @@ func brokenHarness(b breakage) conformance.Harness {
 				w.WriteHeader(http.StatusOK)
 				_, _ = w.Write(adapter.Refusal())
 				if err == nil {
-					_ = adapter.End(tg, o, core.ErrShutdown) // Open reported a handler's error already
+					_ = adapter.End(tg, o, core.ErrShutdown) // CallHandler reported a handler's error already
 				}
 				return
 			}

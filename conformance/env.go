@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/conformance/internal/expect"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -162,7 +163,7 @@ func (e *Env) Stream(t testing.TB, req *http.Request) *Stream {
 	}
 	resp, cancel := e.do(t, req)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: got status %d (body %q); want 200", req.Method, req.URL.Path, resp.StatusCode, readSome(resp.Body))
+		t.Fatalf("%s %s: got status %d (body %q); want 200", req.Method, req.URL.Path, resp.StatusCode, expect.ReadSome(resp.Body))
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/event-stream" {
 		t.Fatalf("%s %s: got Content-Type %q; want text/event-stream", req.Method, req.URL.Path, resp.Header.Get("Content-Type"))
@@ -191,12 +192,6 @@ func (e *Env) Events(t testing.TB, url string, n int) []client.Event {
 		evs = append(evs, ev)
 	}
 	return evs
-}
-
-// readSome returns the start of a body, for error messages.
-func readSome(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, 512))
-	return string(b)
 }
 
 // Stream is an open event stream read with the spec-exact [client.Parser].
@@ -278,9 +273,9 @@ func (s *Stream) ExpectWithin(t testing.TB, want []client.Event, wantEnd bool, w
 	for i, w := range want {
 		got, err := s.Next(within)
 		if err != nil {
-			t.Fatalf("event %d: got %s; want %s", i, describeErr(err), describe(w))
+			t.Fatalf("event %d: got %s; want %s", i, expect.DescribeErr(err), expect.Describe(w))
 		}
-		if d := diffEvent(got, w); d != "" {
+		if d := expect.DiffEvent(got, w); d != "" {
 			t.Fatalf("event %d: %s", i, d)
 		}
 	}
@@ -289,44 +284,8 @@ func (s *Stream) ExpectWithin(t testing.TB, want []client.Event, wantEnd bool, w
 	}
 	if got, err := s.Next(within); err != io.EOF {
 		if err == nil {
-			t.Fatalf("after %d events: got extra event %s; want the end of the stream", len(want), describe(got))
+			t.Fatalf("after %d events: got extra event %s; want the end of the stream", len(want), expect.Describe(got))
 		}
-		t.Fatalf("after %d events: got %s; want the end of the stream (io.EOF)", len(want), describeErr(err))
+		t.Fatalf("after %d events: got %s; want the end of the stream (io.EOF)", len(want), expect.DescribeErr(err))
 	}
-}
-
-func describeErr(err error) string {
-	if err == io.EOF {
-		return "the end of the stream"
-	}
-	return "error " + err.Error()
-}
-
-// describe renders an event, shortening long data.
-func describe(e client.Event) string {
-	return fmt.Sprintf("{Type: %q, Data: %s, LastEventID: %q}", e.Type, quote(e.Data), e.LastEventID)
-}
-
-// quote quotes s, shortening it past 120 bytes.
-func quote(s string) string {
-	if len(s) <= 120 {
-		return fmt.Sprintf("%q", s)
-	}
-	return fmt.Sprintf("%q... (%d bytes)", s[:100], len(s))
-}
-
-// diffEvent explains how got differs from want, or returns "".
-func diffEvent(got, want client.Event) string {
-	if got == want {
-		return ""
-	}
-	if got.Type == want.Type && got.LastEventID == want.LastEventID && (len(got.Data) > 120 || len(want.Data) > 120) {
-		i := 0
-		for i < len(got.Data) && i < len(want.Data) && got.Data[i] == want.Data[i] {
-			i++
-		}
-		return fmt.Sprintf("data differs from byte %d: got %d bytes (%s at that point); want %d bytes (%s)",
-			i, len(got.Data), quote(got.Data[i:]), len(want.Data), quote(want.Data[i:]))
-	}
-	return fmt.Sprintf("got %s; want %s", describe(got), describe(want))
 }

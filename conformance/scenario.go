@@ -3,13 +3,13 @@ package conformance
 import (
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/conformance/internal/expect"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -102,7 +102,7 @@ func (s Scenario) Check(t testing.TB, env *Env) *Stream {
 	req := NewRequest(t, s.Method, base+s.Path(), s.Header, s.Body)
 	if s.WantStatus != 0 && s.WantStatus != http.StatusOK {
 		resp := env.Do(t, req)
-		checkPlainStatus(t, resp, s.WantStatus)
+		expect.PlainStatus(t, resp, s.WantStatus)
 		return nil
 	}
 	st := env.Stream(t, req)
@@ -116,18 +116,6 @@ func (s Scenario) Check(t testing.TB, env *Env) *Stream {
 		}
 	}
 	return st
-}
-
-// checkPlainStatus checks an error response: the status, and a Content-Type
-// that is not an event stream (a browser must not treat it as one).
-func checkPlainStatus(t testing.TB, resp *http.Response, want int) {
-	t.Helper()
-	if resp.StatusCode != want {
-		t.Errorf("got status %d (body %q); want %d", resp.StatusCode, readSome(resp.Body), want)
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
-		t.Errorf("got Content-Type %q on an error response; want anything but an event stream", resp.Header.Get("Content-Type"))
-	}
 }
 
 // waitDone waits for a target's Done within d.

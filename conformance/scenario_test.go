@@ -55,7 +55,7 @@ func TestScenarioData(t *testing.T) {
 			if s.Body != "" {
 				body = strings.NewReader(s.Body)
 			}
-			tg, err := adapter.Open(core.Options{}, conformance.Request{
+			tg, err := adapter.CallHandler(core.Options{}, conformance.Request{
 				Method:      method,
 				Path:        s.Path(),
 				LastEventID: s.Header.Get("Last-Event-ID"),

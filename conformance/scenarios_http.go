@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/conformance/internal/expect"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -127,17 +128,14 @@ reconnect forever).`,
 	s.Run = func(t testing.TB, env *Env) {
 		base := env.Serve(t, s.Handler, s.Options...)
 		resp := env.Do(t, NewRequest(t, http.MethodGet, base+s.Path(), nil, ""))
-		body := readSome(resp.Body)
-		checkPlainStatus(t, resp, s.WantStatus)
+		body := expect.ReadSome(resp.Body)
+		expect.PlainStatus(t, resp, s.WantStatus)
 		if !strings.Contains(body, "nope") {
 			t.Errorf("body: got %q; want it to contain %q", body, "nope")
 		}
 	}
 	return s
 }
-
-// secret is the text of an internal error, which must not reach the client.
-const secret = "db password is hunter2"
 
 // plainErrorHandler returns a target beside an internal error, offering the
 // target on targets (if not nil).
@@ -147,7 +145,7 @@ func plainErrorHandler(targets chan<- *core.Target) Handler {
 		if targets != nil {
 			offer(targets, tg)
 		}
-		return tg, errors.New(secret)
+		return tg, errors.New(expect.Secret)
 	}
 }
 
@@ -164,8 +162,8 @@ producers wake up.`,
 		targets := make(chan *core.Target, 1)
 		base := env.Serve(t, plainErrorHandler(targets), s.Options...)
 		resp := env.Do(t, NewRequest(t, http.MethodGet, base+s.Path(), nil, ""))
-		body := readSome(resp.Body)
-		checkPlainStatus(t, resp, s.WantStatus)
+		body := expect.ReadSome(resp.Body)
+		expect.PlainStatus(t, resp, s.WantStatus)
 		if strings.Contains(body, "hunter2") {
 			t.Errorf("body: got %q; want no trace of the internal error", body)
 		}
@@ -184,15 +182,15 @@ on serving: the next request on the same server streams normally.`,
 			if strings.HasSuffix(r.Path, "/ok") {
 				return send(core.Message{Data: "still serving"})(r)
 			}
-			panic(secret)
+			panic(expect.Secret)
 		},
 		WantStatus: http.StatusInternalServerError,
 	}
 	s.Run = func(t testing.TB, env *Env) {
 		base := env.Serve(t, s.Handler, s.Options...)
 		resp := env.Do(t, NewRequest(t, http.MethodGet, base+s.Path(), nil, ""))
-		body := readSome(resp.Body)
-		checkPlainStatus(t, resp, s.WantStatus)
+		body := expect.ReadSome(resp.Body)
+		expect.PlainStatus(t, resp, s.WantStatus)
 		if strings.Contains(body, "hunter2") {
 			t.Errorf("body: got %q; want no trace of the panic", body)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/conformance/internal/expect"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -70,7 +71,7 @@ func checkRefusal(t testing.TB, env *Env, url, when string) {
 	t.Helper()
 	st := env.Get(t, url)
 	if _, err := st.Next(EventTimeout); err != io.EOF {
-		t.Errorf("%s: got %s; want no event, then the end", when, describeErr(err))
+		t.Errorf("%s: got %s; want no event, then the end", when, expect.DescribeErr(err))
 	}
 	switch n := len(st.Retries); {
 	case n != 1:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/conformance/internal/expect"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -50,11 +51,11 @@ well within a second; the producer then sends one event and closes.`,
 		case len(st.Comments) == 0 && err != nil:
 			t.Fatalf("no heartbeat comment within %v on an idle stream with WithHeartbeat(50ms) (the producer waits for one): %v", EventTimeout, err)
 		case len(st.Comments) == 0:
-			t.Fatalf("got event %s before any heartbeat comment", describe(ev))
+			t.Fatalf("got event %s before any heartbeat comment", expect.Describe(ev))
 		case err != nil:
-			t.Fatalf("event 0 (dispatched once a heartbeat was seen): got %s; want %s", describeErr(err), describe(s.Want[0]))
+			t.Fatalf("event 0 (dispatched once a heartbeat was seen): got %s; want %s", expect.DescribeErr(err), expect.Describe(s.Want[0]))
 		}
-		if d := diffEvent(ev, s.Want[0]); d != "" {
+		if d := expect.DiffEvent(ev, s.Want[0]); d != "" {
 			t.Fatalf("event 0: %s", d)
 		}
 		st.ExpectWithin(t, nil, true, EventTimeout)
@@ -137,7 +138,7 @@ after the client has read the previous one, so an adapter that buffers stalls he
 			if err != nil {
 				t.Fatalf("event %d was not readable within %v of its dispatch (the producer waits for the client to read it): %v", i, EventTimeout, err)
 			}
-			if d := diffEvent(ev, w); d != "" {
+			if d := expect.DiffEvent(ev, w); d != "" {
 				t.Fatalf("event %d: %s", i, d)
 			}
 			if i < n-1 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssekit/ssekit/conformance"
+	"github.com/ssekit/ssekit/conformance/remote"
 )
 
 // runScenarios is mode 1: the scenario protocol against BASE_URL, or -protocol.
@@ -54,10 +55,10 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError(stdout, stderr, err)
 	}
 	base := strings.TrimSuffix(u.String(), "/")
-	results := conformance.CheckRemote(ctx, base, scenarios, conformance.RemoteOptions{Timeout: *timeout, Parallel: *parallel})
+	results := remote.Check(ctx, base, scenarios, remote.Options{Timeout: *timeout, Parallel: *parallel})
 	code := exitOK
 	for _, r := range results {
-		if r.Outcome == conformance.RemoteFail {
+		if r.Outcome == remote.Fail {
 			code = exitFail
 		}
 	}
@@ -71,8 +72,8 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // selectScenarios returns the remote scenarios whose name matches expr
 // (all when empty).
-func selectScenarios(expr string) ([]conformance.RemoteScenario, error) {
-	all := conformance.RemoteScenarios()
+func selectScenarios(expr string) ([]remote.Scenario, error) {
+	all := remote.Scenarios()
 	if expr == "" {
 		return all, nil
 	}
@@ -80,7 +81,7 @@ func selectScenarios(expr string) ([]conformance.RemoteScenario, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-run: %v", err)
 	}
-	var out []conformance.RemoteScenario
+	var out []remote.Scenario
 	for _, s := range all {
 		if re.MatchString(s.Name) {
 			out = append(out, s)
@@ -94,7 +95,7 @@ func selectScenarios(expr string) ([]conformance.RemoteScenario, error) {
 
 // writeScenariosTable prints the results as a table, failure messages
 // under their scenario, and a summary.
-func writeScenariosTable(w io.Writer, base string, results []conformance.RemoteResult, verbose bool) {
+func writeScenariosTable(w io.Writer, base string, results []remote.Result, verbose bool) {
 	fmt.Fprintf(w, "sseconform: the scenario protocol at %s\n\n", base)
 	width := len("SCENARIO")
 	for _, r := range results {
@@ -108,7 +109,7 @@ func writeScenariosTable(w io.Writer, base string, results []conformance.RemoteR
 	allNotFound := true
 	for _, r := range results {
 		form, elapsed := r.Form.String(), "-"
-		if r.Outcome != conformance.RemoteNotCheckable {
+		if r.Outcome != remote.NotCheckable {
 			elapsed = r.Elapsed.Round(time.Millisecond).String()
 		} else {
 			form = "-"
@@ -116,21 +117,21 @@ func writeScenariosTable(w io.Writer, base string, results []conformance.RemoteR
 		row(r.Outcome.String(), form, r.Name, elapsed)
 		var notes []string
 		switch r.Outcome {
-		case conformance.RemotePass:
+		case remote.Pass:
 			passed++
-			if r.Form == conformance.RemoteWeaker {
+			if r.Form == remote.Weaker {
 				weaker++
 				if verbose {
 					notes = append(notes, "weaker form: "+oneLine(r.Note))
 				}
 			}
-		case conformance.RemoteFail:
+		case remote.Fail:
 			failed++
 			notes = r.Messages
 			if !strings.Contains(strings.Join(r.Messages, "\n"), "status 404") {
 				allNotFound = false
 			}
-		case conformance.RemoteNotCheckable:
+		case remote.NotCheckable:
 			na++
 			notes = append(notes, "not checkable remotely: "+oneLine(r.Note))
 		}
@@ -162,7 +163,7 @@ type scenarioJSON struct {
 	Note      string   `json:"note,omitempty"`
 }
 
-func writeScenariosJSON(w io.Writer, base string, results []conformance.RemoteResult, code int) {
+func writeScenariosJSON(w io.Writer, base string, results []remote.Result, code int) {
 	out := struct {
 		Base         string         `json:"base"`
 		Results      []scenarioJSON `json:"results"`
@@ -177,11 +178,11 @@ func writeScenariosJSON(w io.Writer, base string, results []conformance.RemoteRe
 			ElapsedMS: float64(r.Elapsed.Microseconds()) / 1000, Messages: r.Messages, Note: oneLine(r.Note),
 		})
 		switch r.Outcome {
-		case conformance.RemotePass:
+		case remote.Pass:
 			out.Passed++
-		case conformance.RemoteFail:
+		case remote.Fail:
 			out.Failed++
-		case conformance.RemoteNotCheckable:
+		case remote.NotCheckable:
 			out.NotCheckable++
 		}
 	}
@@ -191,24 +192,18 @@ func writeScenariosJSON(w io.Writer, base string, results []conformance.RemoteRe
 }
 
 // printProtocol prints the protocol for scenarios, as text or JSON.
-func printProtocol(stdout, stderr io.Writer, scenarios []conformance.RemoteScenario, asJSON bool) int {
-	entries, err := conformance.Protocol(scenarios)
-	if err != nil {
-		fmt.Fprintf(stderr, "sseconform: %v\n", err)
-		return exitFail
-	}
-	var none []string
-	for _, s := range scenarios {
-		if s.Form == conformance.RemoteNone {
-			none = append(none, s.Name)
-		}
-	}
+func printProtocol(stdout, stderr io.Writer, scenarios []remote.Scenario, asJSON bool) int {
 	if !asJSON {
-		if err := conformance.WriteProtocol(stdout, entries, none); err != nil {
+		if err := remote.WriteProtocol(stdout, scenarios); err != nil {
 			fmt.Fprintf(stderr, "sseconform: %v\n", err)
 			return exitFail
 		}
 		return exitOK
+	}
+	entries, err := remote.Protocol(scenarios)
+	if err != nil {
+		fmt.Fprintf(stderr, "sseconform: %v\n", err)
+		return exitFail
 	}
 	type eventJSON struct {
 		Type        string `json:"type"`
@@ -241,9 +236,11 @@ func printProtocol(stdout, stderr io.Writer, scenarios []conformance.RemoteScena
 	out := struct {
 		Scenarios    []entryJSON `json:"scenarios"`
 		NotCheckable []string    `json:"not_checkable"`
-	}{Scenarios: []entryJSON{}, NotCheckable: none}
-	if out.NotCheckable == nil {
-		out.NotCheckable = []string{}
+	}{Scenarios: []entryJSON{}, NotCheckable: []string{}}
+	for _, s := range scenarios {
+		if s.Form == remote.None {
+			out.NotCheckable = append(out.NotCheckable, s.Name)
+		}
 	}
 	for _, e := range entries {
 		ej := entryJSON{

@@ -11,6 +11,7 @@ import (
 
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/conformance"
+	"github.com/ssekit/ssekit/conformance/remote"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -40,9 +41,9 @@ func TestScenariosReference(t *testing.T) {
 		t.Errorf("the table has %d rows; want %d:\n%s", len(got), len(scenarios), stdout)
 	}
 	none := 0
-	for _, s := range conformance.RemoteScenarios() {
+	for _, s := range remote.Scenarios() {
 		want := "PASS"
-		if s.Form == conformance.RemoteNone {
+		if s.Form == remote.None {
 			want = "N/A"
 			none++
 		}
@@ -104,7 +105,7 @@ func (w noFlush) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // TestScenariosBroken: a server that does not flush fails, exit 1, and the
 // table says which scenarios and why.
 func TestScenariosBroken(t *testing.T) {
-	h := conformance.ProtocolHandler(conformance.RemoteScenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
+	h := remote.ProtocolHandler(remote.Scenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
 		inner := nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 			return h(conformance.Request{Method: r.Method, Path: r.URL.Path, LastEventID: r.Header.Get("Last-Event-ID"), Header: r.Header, Context: r.Context(), Body: r.Body})
 		}, opts...)
@@ -147,18 +148,18 @@ func TestProtocolText(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 0, nothing", code, stderr)
 	}
 	for _, want := range []string{
-		"# Scenario danet-example",
-		"Request: GET /danet-example.",
-		"\t\"id: 0\\n\"\n\t\"event: hello\\n\"\n\t\"retry: 1000\\n\"\n\t\"data: world\\n\"\n\t\"\\n\"\n",
-		"Request: POST /post-stream, header Content-Type: text/plain, body 65536 × \"p\".",
-		"\t\"data: \" + 1048576 × \"x\" + \"\\n\"\n",
-		"have no route: shutdown, ",
+		"## Scenario danet-example",
+		"Request: `GET /danet-example`.",
+		"```text\n\"id: 0\\n\"\n\"event: hello\\n\"\n\"retry: 1000\\n\"\n\"data: world\\n\"\n\"\\n\"\n",
+		"Request: `POST /post-stream`, header `Content-Type: text/plain`, body `65536 × \"p\"`.",
+		"\n\"data: \" + 1048576 × \"x\" + \"\\n\"\n",
+		"| shutdown | ",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("-protocol lacks %q", want)
 		}
 	}
-	if strings.Contains(stdout, "# Scenario shutdown") {
+	if strings.Contains(stdout, "## Scenario shutdown") {
 		t.Errorf("-protocol lists shutdown, which has no route")
 	}
 }

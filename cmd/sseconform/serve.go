@@ -14,6 +14,7 @@ import (
 
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/conformance"
+	"github.com/ssekit/ssekit/conformance/remote"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -81,7 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // referenceHandler serves every route of the scenario protocol with the
 // net/http adapter, every stream in g.
 func referenceHandler(g *core.Group) http.Handler {
-	return conformance.ProtocolHandler(conformance.RemoteScenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
+	return remote.ProtocolHandler(remote.Scenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
 		opts = append(slices.Clip(opts), core.WithGroup(g))
 		return nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 			return h(conformance.Request{

@@ -1,10 +1,9 @@
-package conformance_test
+package remote_test
 
 import (
 	"bytes"
 	"context"
 	"flag"
-	"go/format"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,10 +14,11 @@ import (
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/client"
 	"github.com/ssekit/ssekit/conformance"
+	"github.com/ssekit/ssekit/conformance/remote"
 	"github.com/ssekit/ssekit/core"
 )
 
-var update = flag.Bool("update", false, "rewrite protocol_doc.go")
+var update = flag.Bool("update", false, "rewrite docs/protocol.md")
 
 // notRemote lists the scenarios that cannot be checked remotely.
 var notRemote = []string{"shutdown", "producer-after-disconnect", "refused-after-shutdown", "on-end-every-request"}
@@ -27,7 +27,7 @@ var notRemote = []string{"shutdown", "producer-after-disconnect", "refused-after
 // its writer wrapped by wrap (if not nil), and returns the base URL.
 func serveProtocol(t *testing.T, wrap func(http.ResponseWriter) http.ResponseWriter) string {
 	t.Helper()
-	h := conformance.ProtocolHandler(conformance.RemoteScenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
+	h := remote.ProtocolHandler(remote.Scenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
 		inner := nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) { return h(request(r)) }, opts...)
 		if wrap == nil {
 			return inner
@@ -40,8 +40,8 @@ func serveProtocol(t *testing.T, wrap func(http.ResponseWriter) http.ResponseWri
 }
 
 // outcomes maps each scenario to its outcome.
-func outcomes(results []conformance.RemoteResult) map[string]conformance.RemoteOutcome {
-	m := map[string]conformance.RemoteOutcome{}
+func outcomes(results []remote.Result) map[string]remote.Outcome {
+	m := map[string]remote.Outcome{}
 	for _, r := range results {
 		m[r.Name] = r.Outcome
 	}
@@ -53,24 +53,24 @@ func outcomes(results []conformance.RemoteResult) map[string]conformance.RemoteO
 // remotely.
 func TestRemoteScenarios(t *testing.T) {
 	suite := conformance.Scenarios()
-	remote := conformance.RemoteScenarios()
-	if len(remote) != len(suite) {
-		t.Fatalf("got %d remote scenarios; want %d, one per scenario", len(remote), len(suite))
+	forms := remote.Scenarios()
+	if len(forms) != len(suite) {
+		t.Fatalf("got %d remote scenarios; want %d, one per scenario", len(forms), len(suite))
 	}
-	for i, r := range remote {
+	for i, r := range forms {
 		if r.Name != suite[i].Name {
 			t.Errorf("remote scenario %d: got %q; want %q", i, r.Name, suite[i].Name)
 		}
 		switch {
 		case slices.Contains(notRemote, r.Name):
-			if r.Form != conformance.RemoteNone || r.Handler != nil || r.Note == "" {
+			if r.Form != remote.None || r.Handler != nil || r.Note == "" {
 				t.Errorf("%s: got form %v, a handler %v, note %q; want none, no handler, a note", r.Name, r.Form, r.Handler != nil, r.Note)
 			}
-		case r.Form == conformance.RemoteNone:
+		case r.Form == remote.None:
 			t.Errorf("%s: not checkable remotely; want a remote form", r.Name)
 		case r.Handler == nil || len(r.Requests) == 0 || r.Requests[0].Path != r.Path():
 			t.Errorf("%s: no handler, or no request to %s", r.Name, r.Path())
-		case r.Form == conformance.RemoteWeaker && r.Note == "":
+		case r.Form == remote.Weaker && r.Note == "":
 			t.Errorf("%s: a weaker form that does not say what it leaves out", r.Name)
 		}
 	}
@@ -82,13 +82,13 @@ func TestRemoteReference(t *testing.T) {
 	t.Parallel()
 	base := serveProtocol(t, nil)
 	var seen []string
-	results := conformance.CheckRemote(t.Context(), base, conformance.RemoteScenarios(), conformance.RemoteOptions{
-		OnResult: func(r conformance.RemoteResult) { seen = append(seen, r.Name) },
+	results := remote.Check(t.Context(), base, remote.Scenarios(), remote.Options{
+		OnResult: func(r remote.Result) { seen = append(seen, r.Name) },
 	})
 	for _, r := range results {
-		want := conformance.RemotePass
+		want := remote.Pass
 		if slices.Contains(notRemote, r.Name) {
-			want = conformance.RemoteNotCheckable
+			want = remote.NotCheckable
 		}
 		if r.Outcome != want {
 			t.Errorf("%s: got %v; want %v: %q", r.Name, r.Outcome, want, r.Messages)
@@ -103,21 +103,21 @@ func TestRemoteReference(t *testing.T) {
 // to it, the raw-connection scenario included.
 func TestRemoteUnderPrefix(t *testing.T) {
 	t.Parallel()
-	h := conformance.ProtocolHandler(conformance.RemoteScenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
+	h := remote.ProtocolHandler(remote.Scenarios(), func(h conformance.Handler, opts ...core.Option) http.Handler {
 		return nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) { return h(request(r)) }, opts...)
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/sse/", http.StripPrefix("/sse", h))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	var pick []conformance.RemoteScenario
-	for _, s := range conformance.RemoteScenarios() {
+	var pick []remote.Scenario
+	for _, s := range remote.Scenarios() {
 		if slices.Contains([]string{"ids", "handler-panic", "last-event-id", "stalled-reader", "shutdown"}, s.Name) {
 			pick = append(pick, s)
 		}
 	}
-	for _, r := range conformance.CheckRemote(t.Context(), srv.URL+"/sse/", pick, conformance.RemoteOptions{Parallel: 1}) {
-		if r.Outcome == conformance.RemoteFail {
+	for _, r := range remote.Check(t.Context(), srv.URL+"/sse/", pick, remote.Options{Parallel: 1}) {
+		if r.Outcome == remote.Fail {
 			t.Errorf("%s: %q", r.Name, r.Messages)
 		}
 	}
@@ -166,13 +166,13 @@ func TestRemoteBroken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			base := serveProtocol(t, tc.wrap)
-			for _, r := range conformance.CheckRemote(t.Context(), base, conformance.RemoteScenarios(), conformance.RemoteOptions{}) {
-				want := conformance.RemotePass
+			for _, r := range remote.Check(t.Context(), base, remote.Scenarios(), remote.Options{}) {
+				want := remote.Pass
 				switch {
 				case slices.Contains(notRemote, r.Name):
-					want = conformance.RemoteNotCheckable
+					want = remote.NotCheckable
 				case slices.Contains(tc.failing, r.Name):
-					want = conformance.RemoteFail
+					want = remote.Fail
 				}
 				if r.Outcome != want {
 					t.Errorf("%s: got %v; want %v: %q", r.Name, r.Outcome, want, r.Messages)
@@ -187,10 +187,10 @@ func TestRemoteBroken(t *testing.T) {
 func TestRemoteCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	for _, r := range conformance.CheckRemote(ctx, "http://127.0.0.1:1", conformance.RemoteScenarios(), conformance.RemoteOptions{}) {
+	for _, r := range remote.Check(ctx, "http://127.0.0.1:1", remote.Scenarios(), remote.Options{}) {
 		switch {
-		case r.Form == conformance.RemoteNone && r.Outcome != conformance.RemoteNotCheckable,
-			r.Form != conformance.RemoteNone && (r.Outcome != conformance.RemoteFail || !strings.Contains(r.Messages[0], "not run")):
+		case r.Form == remote.None && r.Outcome != remote.NotCheckable,
+			r.Form != remote.None && (r.Outcome != remote.Fail || !strings.Contains(r.Messages[0], "not run")):
 			t.Errorf("%s: got %v %q", r.Name, r.Outcome, r.Messages)
 		}
 	}
@@ -199,7 +199,7 @@ func TestRemoteCancelled(t *testing.T) {
 // TestProtocolBytes checks the protocol against the scenarios: the bytes of
 // each stream parse to what its client must see.
 func TestProtocolBytes(t *testing.T) {
-	entries, err := conformance.Protocol(conformance.RemoteScenarios())
+	entries, err := remote.Protocol(remote.Scenarios())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,60 +230,27 @@ func TestProtocolBytes(t *testing.T) {
 	}
 }
 
-// protocolDocSource returns protocol_doc.go: the protocol's text as the
-// last part of the package documentation.
-func protocolDocSource(t *testing.T) []byte {
-	t.Helper()
-	scenarios := conformance.RemoteScenarios()
-	entries, err := conformance.Protocol(scenarios)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var none []string
-	for _, s := range scenarios {
-		if s.Form == conformance.RemoteNone {
-			none = append(none, s.Name)
-		}
-	}
-	var text bytes.Buffer
-	if err := conformance.WriteProtocol(&text, entries, none); err != nil {
-		t.Fatal(err)
-	}
-	var src bytes.Buffer
-	src.WriteString("// Code generated by TestProtocolDoc (go test ./conformance -run TestProtocolDoc -update); DO NOT EDIT.\n\n")
-	for _, line := range strings.Split(strings.TrimRight(text.String(), "\n"), "\n") {
-		switch {
-		case line == "":
-			src.WriteString("//\n")
-		case line[0] == '\t':
-			src.WriteString("//" + line + "\n")
-		default:
-			src.WriteString("// " + line + "\n")
-		}
-	}
-	src.WriteString("package conformance\n")
-	out, err := format.Source(src.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// protocolDoc is the generated document, relative to this package.
+const protocolDoc = "../../docs/protocol.md"
 
-// TestProtocolDoc keeps protocol_doc.go, the protocol in the package
-// documentation, equal to what the scenarios generate.
+// TestProtocolDoc keeps docs/protocol.md, the scenario protocol, equal to
+// what the scenarios generate.
 func TestProtocolDoc(t *testing.T) {
-	want := protocolDocSource(t)
+	var want bytes.Buffer
+	if err := remote.WriteProtocol(&want, remote.Scenarios()); err != nil {
+		t.Fatal(err)
+	}
 	if *update {
-		if err := os.WriteFile("protocol_doc.go", want, 0o644); err != nil {
+		if err := os.WriteFile(protocolDoc, want.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	got, err := os.ReadFile("protocol_doc.go")
+	got, err := os.ReadFile(protocolDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("protocol_doc.go is out of date: run go test ./conformance -run TestProtocolDoc -update")
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("docs/protocol.md is out of date: run go test ./conformance/remote -run TestProtocolDoc -update")
 	}
 }

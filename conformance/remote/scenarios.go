@@ -1,4 +1,4 @@
-package conformance
+package remote
 
 import (
 	"bufio"
@@ -17,41 +17,43 @@ import (
 	"time"
 
 	"github.com/ssekit/ssekit/client"
+	"github.com/ssekit/ssekit/conformance"
+	"github.com/ssekit/ssekit/conformance/internal/expect"
 	"github.com/ssekit/ssekit/core"
 )
 
-// RemoteForm says how much of a scenario a remote run (over HTTP only,
+// Form says how much of a scenario a remote run (over HTTP only,
 // against a server in any language) checks.
-type RemoteForm int
+type Form int
 
 const (
-	// RemoteNone: the scenario cannot be checked from outside the server's
+	// None: the scenario cannot be checked from outside the server's
 	// process (it checks the producer's side, or needs a hook such as
 	// core.Group.Shutdown).
-	RemoteNone RemoteForm = iota
-	// RemoteWeaker: a weaker form of the scenario runs; [RemoteScenario.Note]
+	None Form = iota
+	// Weaker: a weaker form of the scenario runs; [Scenario.Note]
 	// says what it leaves out.
-	RemoteWeaker
-	// RemoteFull: the remote run makes every check the in-process run makes.
-	RemoteFull
+	Weaker
+	// Full: the remote run makes every check the in-process run makes.
+	Full
 )
 
 // String returns "none", "weaker" or "full".
-func (f RemoteForm) String() string {
+func (f Form) String() string {
 	switch f {
-	case RemoteFull:
+	case Full:
 		return "full"
-	case RemoteWeaker:
+	case Weaker:
 		return "weaker"
-	case RemoteNone:
+	case None:
 		return "none"
 	}
-	return "RemoteForm(" + strconv.Itoa(int(f)) + ")"
+	return "Form(" + strconv.Itoa(int(f)) + ")"
 }
 
-// RemoteRequest is one request of a remote scenario and what a spec-exact
+// Request is one request of a remote scenario and what a spec-exact
 // client must see in its response.
-type RemoteRequest struct {
+type Request struct {
 	// Path is the request path under the base URL, such as "/ids".
 	Path string
 	// Method is the request method, never empty.
@@ -73,17 +75,17 @@ type RemoteRequest struct {
 	WantRetry time.Duration
 }
 
-// RemoteScenario is the remote form of a [Scenario]: what a server in any
-// language answers at the scenario's path for [CheckRemote] to check it over
+// Scenario is the remote form of a [Scenario]: what a server in any
+// language answers at the scenario's path for [Check] to check it over
 // HTTP (the scenario protocol, see the package documentation), and the
 // reference handler that answers it.
-type RemoteScenario struct {
+type Scenario struct {
 	// Name is the scenario's name; its route is "/" + Name.
 	Name string
 	// Doc is the scenario's Doc.
 	Doc string
 	// Form says how much of the scenario the remote run checks.
-	Form RemoteForm
+	Form Form
 	// Note says what a weaker form leaves out, or why a scenario cannot be
 	// checked remotely.
 	Note string
@@ -94,29 +96,29 @@ type RemoteScenario struct {
 	// (heartbeat, write timeout).
 	Options []core.Option
 	// Handler is the reference handler of the route; nil when Form is
-	// RemoteNone.
-	Handler Handler
+	// None.
+	Handler conformance.Handler
 	// Requests are the requests the remote run sends, the first to Path().
-	Requests []RemoteRequest
+	Requests []Request
 	// Serial scenarios run one at a time, before the others (disconnects,
 	// stalled clients, timing).
 	Serial bool
 
-	check func(t testing.TB, env *Env) // the remote run
-	wire  Handler                      // drained for [Protocol]; Handler when nil
+	check func(t testing.TB, env *conformance.Env) // the remote run
+	wire  conformance.Handler                      // drained for [Protocol]; Handler when nil
 }
 
 // Path is the scenario's route under the base URL: "/" and its name.
-func (s RemoteScenario) Path() string { return "/" + s.Name }
+func (s Scenario) Path() string { return "/" + s.Name }
 
-// RemoteScenarios returns the remote form of every scenario of [Scenarios],
+// Scenarios returns the remote form of every scenario of [Scenarios],
 // in the same order, including those that cannot be checked remotely (Form
-// RemoteNone). A scenario added to the suite without a remote form of its own
+// None). A scenario added to the suite without a remote form of its own
 // is checked remotely in full when it is data only (no Run), and is otherwise
 // reported as not checkable.
-func RemoteScenarios() []RemoteScenario {
-	scenarios := Scenarios()
-	out := make([]RemoteScenario, 0, len(scenarios))
+func Scenarios() []Scenario {
+	scenarios := conformance.Scenarios()
+	out := make([]Scenario, 0, len(scenarios))
 	for _, s := range scenarios {
 		out = append(out, remoteScenario(s))
 	}
@@ -132,10 +134,19 @@ const (
 	remoteDrainLimit    = 256 << 20               // stalled-reader: bytes read before giving up
 	remoteDisconnectN   = 10                      // client-disconnect: events read per connection
 	protocolSample      = 3                       // events of an endless stream Protocol shows
+	pacedLimit          = 10_000_000              // bound on the events of an endless paced producer
 )
 
+// stalledEvent is the data of the events stalled-reader streams: 64 KiB.
+var stalledEvent = strings.Repeat("s", 64<<10)
+
+// message is an event of type "message".
+func message(data, id string) client.Event {
+	return client.Event{Type: "message", Data: data, LastEventID: id}
+}
+
 // remoteScenario returns the remote form of s.
-func remoteScenario(s Scenario) RemoteScenario {
+func remoteScenario(s conformance.Scenario) Scenario {
 	method := s.Method
 	if method == "" {
 		method = http.MethodGet
@@ -144,25 +155,25 @@ func remoteScenario(s Scenario) RemoteScenario {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	r := RemoteScenario{
+	r := Scenario{
 		Name:    s.Name,
 		Doc:     s.Doc,
 		Options: s.Options,
 		Handler: s.Handler,
 		Serial:  s.Serial,
-		Requests: []RemoteRequest{{
+		Requests: []Request{{
 			Path: s.Path(), Method: method, Header: s.Header, Body: s.Body,
 			WantStatus: status, Want: s.Want, WantEnd: s.WantEnd, WantRetry: s.WantRetry,
 		}},
 	}
-	full := func(check func(t testing.TB, env *Env)) {
-		r.Form, r.check = RemoteFull, check
+	full := func(check func(t testing.TB, env *conformance.Env)) {
+		r.Form, r.check = Full, check
 	}
-	weaker := func(note string, check func(t testing.TB, env *Env)) {
-		r.Form, r.Note, r.check = RemoteWeaker, note, check
+	weaker := func(note string, check func(t testing.TB, env *conformance.Env)) {
+		r.Form, r.Note, r.check = Weaker, note, check
 	}
 	none := func(note string) {
-		r.Form, r.Note, r.Handler, r.Requests = RemoteNone, note, nil, nil
+		r.Form, r.Note, r.Handler, r.Requests = None, note, nil, nil
 	}
 	switch s.Name {
 	// Scenarios whose own Run only looks at what the client receives: they
@@ -174,11 +185,11 @@ func remoteScenario(s Scenario) RemoteScenario {
 		r.Server = `The body must contain "nope".`
 	case "handler-panic":
 		full(s.Run)
-		r.Requests = append(r.Requests, RemoteRequest{
+		r.Requests = append(r.Requests, Request{
 			Path: s.Path() + "/ok", Method: http.MethodGet, WantStatus: http.StatusOK,
 			Want: []client.Event{message("still serving", "")}, WantEnd: true,
 		})
-		r.Server = `The body must not contain the panic's text ("` + secret + `"). Any path under the
+		r.Server = `The body must not contain the panic's text ("` + expect.Secret + `"). Any path under the
 route answers the same, except those ending in "/ok", which stream normally.`
 	case "heartbeat":
 		// The in-process producer waits until the client has seen a
@@ -193,7 +204,7 @@ route answers the same, except those ending in "/ok", which stream normally.`
 	// Weaker forms: the in-process checks of the producer's side are left out.
 	case "close-event":
 		weaker(`It leaves out the producer's side: that a Dispatch after the close event fails with
-core.ErrClosed and that the target ends without an error.`, func(t testing.TB, env *Env) { s.Check(t, env) })
+core.ErrClosed and that the target ends without an error.`, func(t testing.TB, env *conformance.Env) { s.Check(t, env) })
 	case "flush-per-event":
 		p := paced{every: remoteFlushEvery, n: len(s.Want), msg: func(i int) core.Message {
 			return core.Message{ID: strconv.Itoa(i), Data: "event " + strconv.Itoa(i)}
@@ -210,7 +221,7 @@ arrive spread out (over at least a quarter of the time they were sent in), not t
 		weaker(`It leaves out that the target's Done closes once the client leaves: the client checks that
 the headers arrive within 1s, then leaves.`, r.checkHeadersFirst)
 	case "handler-error-plain":
-		r.Server = `The body must not contain the error's text ("` + secret + `").`
+		r.Server = `The body must not contain the error's text ("` + expect.Secret + `").`
 		weaker(`It leaves out that a target returned beside the error is stopped.`, r.checkPlainError)
 	case "client-disconnect":
 		p := paced{endless: true, msg: func(i int) core.Message { return core.Message{ID: strconv.Itoa(i), Data: "traffic"} }}
@@ -248,7 +259,7 @@ process sees (client-disconnect checks the remote side of a disconnect).`)
 
 	default:
 		if s.Run == nil && s.Handler != nil {
-			full(func(t testing.TB, env *Env) { s.Check(t, env) })
+			full(func(t testing.TB, env *conformance.Env) { s.Check(t, env) })
 		} else {
 			none(`Its check runs in the server's process and has no remote form yet.`)
 		}
@@ -269,8 +280,8 @@ type paced struct {
 }
 
 // handler returns a Handler running p.
-func (p paced) handler() Handler {
-	return func(Request) (core.EventTarget, error) {
+func (p paced) handler() conformance.Handler {
+	return func(conformance.Request) (core.EventTarget, error) {
 		t := core.NewTarget()
 		go p.produce(t)
 		return t, nil
@@ -308,7 +319,7 @@ func (p paced) produce(t *core.Target) {
 	}
 	n := p.n
 	if p.endless {
-		n = producerLimit
+		n = pacedLimit
 	}
 	for i := range n {
 		if i > 0 && !wait(p.every) {
@@ -342,7 +353,7 @@ func (p paced) want(n int) []client.Event {
 
 // checkHeartbeat checks that heartbeats arrive on an idle stream, each
 // as it is sent: the first well before the event that follows them.
-func (s RemoteScenario) checkHeartbeat(t testing.TB, env *Env) {
+func (s Scenario) checkHeartbeat(t testing.TB, env *conformance.Env) {
 	rq := s.Requests[0]
 	st := env.Get(t, env.Serve(t, nil)+rq.Path)
 	var first time.Time
@@ -351,16 +362,16 @@ func (s RemoteScenario) checkHeartbeat(t testing.TB, env *Env) {
 			first = time.Now()
 		}
 	}
-	ev, err := st.Next(EventTimeout)
+	ev, err := st.Next(conformance.EventTimeout)
 	switch {
 	case first.IsZero() && err != nil:
-		t.Fatalf("no heartbeat comment within %v on an idle stream with a %v heartbeat: %v", EventTimeout, core.NewOptions(s.Options...).Heartbeat, err)
+		t.Fatalf("no heartbeat comment within %v on an idle stream with a %v heartbeat: %v", conformance.EventTimeout, core.NewOptions(s.Options...).Heartbeat, err)
 	case first.IsZero():
-		t.Fatalf("got event %s before any heartbeat comment", describe(ev))
+		t.Fatalf("got event %s before any heartbeat comment", expect.Describe(ev))
 	case err != nil:
-		t.Fatalf("event 0 (sent after %v of heartbeats): got %s; want %s", remoteHeartbeatIdle, describeErr(err), describe(rq.Want[0]))
+		t.Fatalf("event 0 (sent after %v of heartbeats): got %s; want %s", remoteHeartbeatIdle, expect.DescribeErr(err), expect.Describe(rq.Want[0]))
 	}
-	if d := diffEvent(ev, rq.Want[0]); d != "" {
+	if d := expect.DiffEvent(ev, rq.Want[0]); d != "" {
 		t.Fatalf("event 0: %s", d)
 	}
 	// A server that does not flush heartbeats sends them with the event
@@ -371,21 +382,21 @@ func (s RemoteScenario) checkHeartbeat(t testing.TB, env *Env) {
 		t.Errorf("the first heartbeat arrived only %v before the event the server sends after %v of heartbeats: heartbeats are not flushed as they are sent",
 			ahead.Round(time.Millisecond), remoteHeartbeatIdle)
 	}
-	st.ExpectWithin(t, nil, true, EventTimeout)
+	st.ExpectWithin(t, nil, true, conformance.EventTimeout)
 }
 
 // checkFlushPaced reads the paced events of flush-per-event and checks that
 // they arrived spread out.
-func (s RemoteScenario) checkFlushPaced(t testing.TB, env *Env) {
+func (s Scenario) checkFlushPaced(t testing.TB, env *conformance.Env) {
 	rq := s.Requests[0]
 	st := env.Get(t, env.Serve(t, nil)+rq.Path)
 	var first time.Time
 	for i, w := range rq.Want {
-		ev, err := st.Next(EventTimeout)
+		ev, err := st.Next(conformance.EventTimeout)
 		if err != nil {
-			t.Fatalf("event %d (the events are sent %v apart): got %s; want %s", i, remoteFlushEvery, describeErr(err), describe(w))
+			t.Fatalf("event %d (the events are sent %v apart): got %s; want %s", i, remoteFlushEvery, expect.DescribeErr(err), expect.Describe(w))
 		}
-		if d := diffEvent(ev, w); d != "" {
+		if d := expect.DiffEvent(ev, w); d != "" {
 			t.Fatalf("event %d: %s", i, d)
 		}
 		if i == 0 {
@@ -393,7 +404,7 @@ func (s RemoteScenario) checkFlushPaced(t testing.TB, env *Env) {
 		}
 	}
 	spread := time.Since(first)
-	st.ExpectWithin(t, nil, true, EventTimeout)
+	st.ExpectWithin(t, nil, true, conformance.EventTimeout)
 	sent := time.Duration(len(rq.Want)-1) * remoteFlushEvery
 	// Unflushed events arrive together (microseconds apart); the threshold
 	// leaves three quarters of the pacing for a loaded machine's delays.
@@ -405,13 +416,13 @@ func (s RemoteScenario) checkFlushPaced(t testing.TB, env *Env) {
 
 // checkHeadersFirst checks that the headers of a stream idle for 2s arrive
 // within 1s, then leaves.
-func (s RemoteScenario) checkHeadersFirst(t testing.TB, env *Env) {
+func (s Scenario) checkHeadersFirst(t testing.TB, env *conformance.Env) {
 	base := env.Serve(t, nil)
 	ctx, cancel := context.WithCancel(env.Context())
 	defer cancel()
 	timer := time.AfterFunc(time.Second, cancel)
 	start := time.Now()
-	req := NewRequest(t, http.MethodGet, base+s.Path(), nil, "")
+	req := conformance.NewRequest(t, http.MethodGet, base+s.Path(), nil, "")
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := env.Client.Do(req.WithContext(ctx))
 	if !timer.Stop() {
@@ -427,28 +438,28 @@ func (s RemoteScenario) checkHeadersFirst(t testing.TB, env *Env) {
 }
 
 // checkPlainError checks the 500 of handler-error-plain.
-func (s RemoteScenario) checkPlainError(t testing.TB, env *Env) {
-	resp := env.Do(t, NewRequest(t, http.MethodGet, env.Serve(t, nil)+s.Path(), nil, ""))
-	body := readSome(resp.Body)
-	checkPlainStatus(t, resp, http.StatusInternalServerError)
-	if strings.Contains(body, "hunter2") {
+func (s Scenario) checkPlainError(t testing.TB, env *conformance.Env) {
+	resp := env.Do(t, conformance.NewRequest(t, http.MethodGet, env.Serve(t, nil)+s.Path(), nil, ""))
+	body := expect.ReadSome(resp.Body)
+	expect.PlainStatus(t, resp, http.StatusInternalServerError)
+	if strings.Contains(body, expect.Secret) {
 		t.Errorf("body: got %q; want no trace of the internal error", body)
 	}
 }
 
 // checkDisconnect reads the first events of a stream and leaves, twice: the
 // server must go on serving after a client left.
-func (s RemoteScenario) checkDisconnect(t testing.TB, env *Env) {
+func (s Scenario) checkDisconnect(t testing.TB, env *conformance.Env) {
 	rq := s.Requests[0]
 	base := env.Serve(t, nil)
 	for _, conn := range []string{"first", "second"} {
 		st := env.Get(t, base+rq.Path)
 		for i, w := range rq.Want {
-			ev, err := st.Next(EventTimeout)
+			ev, err := st.Next(conformance.EventTimeout)
 			if err != nil {
-				t.Fatalf("%s connection, event %d: got %s; want %s", conn, i, describeErr(err), describe(w))
+				t.Fatalf("%s connection, event %d: got %s; want %s", conn, i, expect.DescribeErr(err), expect.Describe(w))
 			}
-			if d := diffEvent(ev, w); d != "" {
+			if d := expect.DiffEvent(ev, w); d != "" {
 				t.Fatalf("%s connection, event %d: %s", conn, i, d)
 			}
 		}
@@ -458,7 +469,7 @@ func (s RemoteScenario) checkDisconnect(t testing.TB, env *Env) {
 
 // checkStalled sends a request, reads nothing for remoteStall, then checks
 // that the connection ends within remoteDrain once the client reads.
-func (s RemoteScenario) checkStalled(t testing.TB, env *Env) {
+func (s Scenario) checkStalled(t testing.TB, env *conformance.Env) {
 	u, err := url.Parse(env.Serve(t, nil) + s.Path())
 	if err != nil {
 		t.Fatalf("bad URL: %v", err)
@@ -505,7 +516,7 @@ func dialRemote(t testing.TB, ctx context.Context, u *url.URL) net.Conn {
 		}
 		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	d := net.Dialer{Timeout: DefaultTimeout}
+	d := net.Dialer{Timeout: conformance.DefaultTimeout}
 	var conn net.Conn
 	raw, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
@@ -515,7 +526,7 @@ func dialRemote(t testing.TB, ctx context.Context, u *url.URL) net.Conn {
 	t.Cleanup(func() { raw.Close() })
 	if u.Scheme == "https" {
 		tc := tls.Client(raw, &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}})
-		hctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+		hctx, cancel := context.WithTimeout(ctx, conformance.DefaultTimeout)
 		defer cancel()
 		if err := tc.HandshakeContext(hctx); err != nil {
 			t.Fatalf("TLS handshake with %s: %v", host, err)
