@@ -39,15 +39,6 @@ func serveProtocol(t *testing.T, wrap func(http.ResponseWriter) http.ResponseWri
 	return srv.URL
 }
 
-// outcomes maps each scenario to its outcome.
-func outcomes(results []remote.Result) map[string]remote.Outcome {
-	m := map[string]remote.Outcome{}
-	for _, r := range results {
-		m[r.Name] = r.Outcome
-	}
-	return m
-}
-
 // TestRemoteScenarios checks the list: one per scenario of the suite, in
 // order, each with a route and a handler unless it cannot be checked
 // remotely.
