@@ -223,6 +223,12 @@ func TestPeers(t *testing.T) {
 			r := runPeer(t, bin, pc)
 			var got []string
 			for name, st := range r.report {
+				// headers-prompt times the peer's first answer: a warning
+				// there says the machine was busy, not what the peer does.
+				if name == "headers-prompt" && st[0] == "WARN" && pc.want[name] == "" {
+					t.Logf("headers-prompt: WARN on a busy machine: %v", st[1:])
+					continue
+				}
 				if st[0] != "PASS" {
 					got = append(got, name+"="+st[0])
 				}

@@ -174,14 +174,24 @@ async function main() {
     },
   });
 
+  // inPage runs one case in a page of the pool. A page whose case failed
+  // (a navigation that timed out may still be under way) is replaced, so
+  // that it cannot interrupt the navigation of the next case.
   const inPage = async (req) => {
     await pageSem.acquire();
-    const page = pool.pop();
+    let page = pool.pop();
+    let ok = false;
     try {
       await page.goto(req.page, { timeout: req.timeoutMs });
       const src = `(${watch.toString()})((url) => new EventSource(url), ${JSON.stringify(req)})`;
-      return await page.evaluate(src);
+      const res = await page.evaluate(src);
+      ok = true;
+      return res;
     } finally {
+      if (!ok) {
+        await page.close().catch(() => {});
+        page = await context.newPage();
+      }
       pool.push(page);
       pageSem.release();
     }
