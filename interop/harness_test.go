@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"iter"
 	stdlog "log"
 	"log/slog"
 	"math/big"
@@ -351,9 +352,11 @@ func serveEchoV5(h2 bool, h conformance.Handler, opts ...core.Option) (*server, 
 // fiberRequest copies what a conformance handler sees out of a fasthttp
 // request: Fiber's strings point into buffers reused once the handler
 // returns. fasthttp has no per-request context.
-func fiberRequest(method, path, query, lastEventID []byte, visit func(func(k, v []byte)), body []byte) conformance.Request {
+func fiberRequest(method, path, query, lastEventID []byte, headers iter.Seq2[[]byte, []byte], body []byte) conformance.Request {
 	hdr := http.Header{}
-	visit(func(k, v []byte) { hdr.Add(string(k), string(v)) })
+	for k, v := range headers {
+		hdr.Add(string(k), string(v))
+	}
 	return conformance.Request{
 		Method:      string(method),
 		Path:        string(path),
@@ -373,7 +376,7 @@ func serveFiber(h2 bool, h conformance.Handler, opts ...core.Option) (*server, e
 	sse := fibersse.Handle(func(c *fiberv2.Ctx) (core.EventTarget, error) {
 		rc := c.Context()
 		return h(fiberRequest(rc.Method(), rc.Path(), rc.URI().QueryString(), []byte(fibersse.LastEventID(c)),
-			rc.Request.Header.VisitAll, rc.Request.Body()))
+			rc.Request.Header.All(), rc.Request.Body()))
 	}, opts...)
 	app := fiberv2.New(fiberv2.Config{DisableStartupMessage: true})
 	// fasthttp's worker pool cleaner sleeps this long between rounds and
@@ -412,13 +415,8 @@ func serveFiberV3(h2 bool, h conformance.Handler, opts ...core.Option) (*server,
 	s := new(server)
 	sse := fiberv3sse.Handle(func(c fiberv3.Ctx) (core.EventTarget, error) {
 		rc := c.RequestCtx()
-		visit := func(f func(k, v []byte)) {
-			for k, v := range rc.Request.Header.All() {
-				f(k, v)
-			}
-		}
 		return h(fiberRequest(rc.Method(), rc.Path(), rc.URI().QueryString(), []byte(fiberv3sse.LastEventID(c)),
-			visit, rc.Request.Body()))
+			rc.Request.Header.All(), rc.Request.Body()))
 	}, opts...)
 	app := fiberv3.New()
 	app.Server().MaxIdleWorkerDuration = 10 * time.Millisecond

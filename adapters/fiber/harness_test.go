@@ -27,9 +27,9 @@ var harness = conformance.HarnessFunc(func(t testing.TB, h conformance.Handler, 
 func request(c *fiber.Ctx) conformance.Request {
 	rctx := c.Context()
 	hdr := http.Header{}
-	rctx.Request.Header.VisitAll(func(k, v []byte) {
+	for k, v := range rctx.Request.Header.All() {
 		hdr.Add(string(k), string(v))
-	})
+	}
 	return conformance.Request{
 		Method:      string(rctx.Method()),
 		Path:        string(rctx.Path()),
