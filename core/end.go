@@ -5,7 +5,12 @@ import "github.com/ssekit/ssekit/internal/hook"
 func init() {
 	hook.End = func(t, o any, err error) error {
 		tg, _ := t.(EventTarget)
-		return end(tg, o.(Options), err)
+		opts := o.(Options)
+		return endStream(tg, &opts, err, false, nil)
+	}
+	hook.Describe = func(o, info any) {
+		i := *info.(*StreamInfo)
+		o.(*Options).info = &i
 	}
 	hook.Refusal = refusal
 }
@@ -21,6 +26,20 @@ func end(t EventTarget, o Options, err error) error {
 	}
 	if pe := reportEnd(o.OnEnd, err); pe != nil {
 		err = pe
+	}
+	return err
+}
+
+// endStream is end, then tells the Observer: the stream's own
+// StreamObserver (so, when it started and is observed) or, for a request
+// that never streamed, Observer.StreamRejected.
+func endStream(t EventTarget, o *Options, err error, started bool, so StreamObserver) error {
+	err = end(t, *o, err)
+	switch {
+	case so != nil:
+		callEnd(so, Reason(err), err)
+	case !started && o.Observer != nil:
+		callRejected(o.Observer, o.streamInfo(), rejectReason(err), err)
 	}
 	return err
 }

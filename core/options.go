@@ -29,6 +29,17 @@ type Options struct {
 	// handler's error, or a *PanicError. It runs after the target is stopped.
 	// Use it to log.
 	OnEnd func(err error)
+	// Observer, when set, hears of every stream's start, writes, heartbeats
+	// and end, and of every request answered without a stream: metrics,
+	// logs, hooks. See [Observer]. Set it with [WithObserver] or
+	// [WithLogger], which add to it.
+	Observer Observer
+	// Route labels the streams of this handler for the Observer
+	// ([StreamInfo.Route]); empty means the route pattern the framework
+	// matched, when the adapter knows it.
+	Route string
+
+	info *StreamInfo // set by adapters (adapter.Describe) for the Observer
 }
 
 // Option sets one field of [Options].
@@ -45,6 +56,15 @@ func WithGroup(g *Group) Option { return func(o *Options) { o.Group = g } }
 
 // WithOnEnd sets [Options.OnEnd].
 func WithOnEnd(f func(err error)) Option { return func(o *Options) { o.OnEnd = f } }
+
+// WithObserver adds obs to [Options.Observer]: several are all called, in
+// the order they were added.
+func WithObserver(obs Observer) Option {
+	return func(o *Options) { o.Observer = Observers(o.Observer, obs) }
+}
+
+// WithRoute sets [Options.Route].
+func WithRoute(route string) Option { return func(o *Options) { o.Route = route } }
 
 // NewOptions applies opts to the zero Options; a literal Options value works
 // the same way.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,13 +30,13 @@ type deadlineWriter interface {
 func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown <-chan struct{}) (err error) {
 	s := loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
 	s.dw, _ = w.(deadlineWriter)
-	joined := false
+	joined, started := false, false
 	defer func() {
 		if r := recover(); r != nil {
 			err = newPanicError(r)
 		}
 		s.finish()
-		err = end(t, o, err)
+		err = endStream(t, &o, err, started, s.so)
 		if joined {
 			o.Group.leave() // last: Shutdown returns once targets are stopped
 		}
@@ -52,6 +53,13 @@ func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown 
 			return ErrShutdown
 		}
 		joined = true
+	}
+	started = true
+	if o.Observer != nil {
+		s.so = callStart(o.Observer, o.streamInfo())
+		if q, ok := t.(*Target); ok && s.so != nil {
+			q.observe(s.so)
+		}
 	}
 	// One timer per stream, armed for Heartbeat after the last write it knew
 	// of and not moved per write: when it fires, the loop sends a heartbeat
@@ -106,6 +114,9 @@ func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown 
 		if err := s.send(heartbeat); err != nil {
 			return err
 		}
+		if s.so != nil {
+			s.so.Heartbeat()
+		}
 		last = time.Now()
 		timer.Reset(hb)
 	}
@@ -118,6 +129,7 @@ type loop struct {
 	wt    time.Duration  // per-write timeout; 0 means none
 	armed bool           // a write deadline is set
 	rearm time.Time      // when the deadline set is to be moved on
+	so    StreamObserver // nil when nobody observes the stream
 }
 
 // drain writes everything queued in t and flushes once. With force it
@@ -125,8 +137,9 @@ type loop struct {
 func (s *loop) drain(t EventTarget, force bool) (int, bool, error) {
 	var bp *[]byte
 	var end bool
+	events := -1 // unknown: counted only when observed
 	if q, ok := t.(*Target); ok {
-		if bp, end = q.take(); bp == nil { // the queue itself: no copy
+		if bp, events, end = q.take(); bp == nil { // the queue itself: no copy
 			bp = getBuf()
 		}
 	} else {
@@ -140,8 +153,23 @@ func (s *loop) drain(t EventTarget, force bool) (int, bool, error) {
 	if len(b) == 0 && !force {
 		return 0, end, nil
 	}
-	return len(b), end, s.send(b)
+	if err := s.send(b); err != nil {
+		return len(b), end, err
+	}
+	if s.so != nil {
+		if events < 0 {
+			events = countEvents(b)
+		}
+		s.so.Wrote(events, len(b))
+	}
+	return len(b), end, nil
 }
+
+// countEvents counts the events in encoded frames: each ends with the only
+// blank line it holds (no field line is empty).
+func countEvents(b []byte) int { return bytes.Count(b, blankLine) }
+
+var blankLine = []byte("\n\n")
 
 // send writes b (which may be empty) and flushes, under the write deadline.
 func (s *loop) send(b []byte) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"time"
 )
 
 // EventTarget is what a handler returns and the stream loop drains: a source of
@@ -85,7 +86,9 @@ type Target struct {
 	started    bool // the loop has drained at least once
 	closing    bool // no more frames: Close or a close event
 	stopped    bool
-	waiting    int // producers waiting for space
+	waiting    int            // producers waiting for space
+	frames     int            // events in queue
+	obs        StreamObserver // hears how long Dispatch waited; nil when unobserved
 	err        error
 	ready      chan struct{} // cap 1: frames or the end are waiting
 	notify     func()        // replaces the send on ready (Notify)
@@ -148,6 +151,7 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 				return err
 			}
 			*t.queue = q
+			t.frames++
 			if t.closeEvent != "" && m.Event == t.closeEvent {
 				t.closing = true
 				wake = true
@@ -164,7 +168,12 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 			return nil
 		}
 		t.waiting++
+		obs := t.obs
 		t.mu.Unlock()
+		var since time.Time
+		if obs != nil {
+			since = time.Now()
+		}
 		var err error
 		select {
 		case <-t.space:
@@ -175,6 +184,9 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 		t.mu.Lock()
 		t.waiting--
 		t.mu.Unlock()
+		if obs != nil {
+			callWaited(obs, time.Since(since))
+		}
 		if err != nil {
 			return err
 		}
@@ -213,7 +225,7 @@ func (t *Target) Ready() <-chan struct{} { return t.ready }
 
 // Drain implements [EventTarget].
 func (t *Target) Drain(dst []byte) ([]byte, bool) {
-	bp, end := t.take()
+	bp, _, end := t.take()
 	if bp != nil {
 		dst = append(dst, *bp...)
 		putBuf(bp)
@@ -223,19 +235,26 @@ func (t *Target) Drain(dst []byte) ([]byte, bool) {
 
 // take hands the queued frames over without copying them: the stream loop
 // writes them and puts the buffer back in the pool, so an idle target holds
-// no buffer. It returns nil when nothing is queued.
-func (t *Target) take() (*[]byte, bool) {
+// no buffer. It returns nil when nothing is queued, and the number of events.
+func (t *Target) take() (*[]byte, int, bool) {
 	t.mu.Lock()
 	t.started = true
-	bp := t.queue
-	t.queue = nil
+	bp, n := t.queue, t.frames
+	t.queue, t.frames = nil, 0
 	end := t.closing || t.stopped
 	waiting := t.waiting > 0
 	t.mu.Unlock()
 	if waiting {
 		signal(t.space)
 	}
-	return bp, end
+	return bp, n, end
+}
+
+// observe makes Dispatch report its waits for queue space to so.
+func (t *Target) observe(so StreamObserver) {
+	t.mu.Lock()
+	t.obs = so
+	t.mu.Unlock()
 }
 
 // Stop implements [EventTarget]: it ends the target at once, dropping anything
@@ -253,6 +272,7 @@ func (t *Target) Stop(err error) {
 		putBuf(t.queue)
 		t.queue = nil
 	}
+	t.frames = 0
 	close(t.done)
 	f := t.notify
 	t.mu.Unlock()

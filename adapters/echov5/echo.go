@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v5"
 
@@ -58,6 +59,12 @@ type HandlerFunc func(c *echo.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) echo.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *echo.Context) error {
+		o := o
+		if adapter.Observed(o) {
+			adapter.Describe(&o, core.StreamInfo{Adapter: "echo", Route: c.Path(),
+				RequestID: adapter.RequestID(c.Response().Header(), c.Request().Header),
+				Context:   c.Request().Context(), Start: time.Now()})
+		}
 		t, err := adapter.CallHandler(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Response(), c.Request(), t, o)

@@ -2,6 +2,7 @@ package fibersse
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,12 @@ type HandlerFunc func(c *fiber.Ctx) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) fiber.Handler {
 	o := core.NewOptions(opts...)
 	return func(c *fiber.Ctx) error {
+		o := o
+		if adapter.Observed(o) {
+			adapter.Describe(&o, core.StreamInfo{Adapter: "fiber", Route: strings.Clone(c.Route().Path),
+				RequestID: requestID(c.GetRespHeader(fiber.HeaderXRequestID), c.Get(fiber.HeaderXRequestID)),
+				Context:   c.UserContext(), Start: time.Now()})
+		}
 		t, err := adapter.CallHandler(o, c, h)
 		rctx := c.Context()
 		switch {
@@ -99,4 +106,14 @@ func logPanic(err error) {
 	if pe := (*core.PanicError)(nil); errors.As(err, &pe) {
 		log.Errorf("ssekit: panic in an event-stream handler: %v\n%s", pe.Value, pe.Stack)
 	}
+}
+
+// requestID returns a copy of the request id for core.StreamInfo: the one a
+// request-id middleware set on the response, else the request's own (Fiber
+// reuses the buffers both alias).
+func requestID(resp, req string) string {
+	if resp != "" {
+		return strings.Clone(resp)
+	}
+	return strings.Clone(req)
 }

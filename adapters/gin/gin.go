@@ -42,6 +42,12 @@ type HandlerFunc func(c *gin.Context) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) gin.HandlerFunc {
 	o := core.NewOptions(opts...)
 	return func(c *gin.Context) {
+		o := o
+		if adapter.Observed(o) {
+			adapter.Describe(&o, core.StreamInfo{Adapter: "gin", Route: c.FullPath(),
+				RequestID: adapter.RequestID(c.Writer.Header(), c.Request.Header),
+				Context:   c.Request.Context(), Start: time.Now()})
+		}
 		t, err := adapter.CallHandler(o, c, h)
 		if err == nil {
 			err = nethttpsse.Serve(c.Writer, c.Request, t, o)

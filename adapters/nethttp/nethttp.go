@@ -29,6 +29,11 @@ type HandlerFunc func(r *http.Request) (core.EventTarget, error)
 func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 	o := core.NewOptions(opts...)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o := o
+		if adapter.Observed(o) {
+			adapter.Describe(&o, core.StreamInfo{Adapter: "net/http", Route: r.Pattern,
+				RequestID: adapter.RequestID(w.Header(), r.Header), Context: r.Context(), Start: time.Now()})
+		}
 		t, err := adapter.CallHandler(o, r, h)
 		switch {
 		case err == nil:

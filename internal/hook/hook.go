@@ -21,3 +21,7 @@ var End func(t, o any, err error) error
 
 // Refusal returns the body answering a stream asked for during shutdown.
 var Refusal func() []byte
+
+// Describe records info (a *core.StreamInfo) in o (a *core.Options) for its
+// Observer; see adapter.Describe.
+var Describe func(o, info any)
