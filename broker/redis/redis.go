@@ -232,24 +232,48 @@ func (b *Backend) Append(ctx context.Context, topic string, r broker.Record) (br
 // when too few replicas acknowledged it.
 func (b *Backend) appendReplicated(ctx context.Context, keys []string, args []any) (string, error) {
 	var c goredis.Cmdable = b.c
-	if cc, ok := b.c.(*goredis.ClusterClient); ok {
+	cc, cluster := b.c.(*goredis.ClusterClient)
+	primary := func() error {
 		node, err := cc.MasterForKey(ctx, b.keyLast)
-		if err != nil {
+		c = node
+		return err
+	}
+	if cluster {
+		if err := primary(); err != nil {
 			return "", err
 		}
-		c = node
 	}
 	var ev *goredis.Cmd
 	var wait *goredis.Cmd
-	for try := 0; ; try++ {
+	loaded, reloaded := false, false
+	for {
 		_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			ev = p.EvalSha(ctx, appendScript.Hash(), keys, args...)
 			wait = p.Do(ctx, "wait", b.replicas, max(b.replicaTimeout.Milliseconds(), 1))
 			return nil
 		})
-		if err != nil && try == 0 && goredis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+		if err != nil && !loaded && goredis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+			loaded = true
 			if err := appendScript.Load(ctx, c).Err(); err != nil {
 				return "", err
+			}
+			continue
+		}
+		// The pipeline bypasses the ClusterClient's redirects: after a
+		// failover the slot's old primary (back as a replica) answers
+		// MOVED, and go-redis reloads its slot map only every minute.
+		// Reload it now (in the background: wait up to a second for the
+		// slot to move) and send the append once more (the script is
+		// idempotent).
+		if cluster && !reloaded && goredis.HasErrorPrefix(ev.Err(), "MOVED") {
+			reloaded = true
+			stale := c
+			cc.ReloadState(ctx)
+			for i := 0; i < 40 && c == stale && ctx.Err() == nil; i++ {
+				time.Sleep(25 * time.Millisecond)
+				if err := primary(); err != nil {
+					return "", err
+				}
 			}
 			continue
 		}
