@@ -79,13 +79,18 @@ type Options struct {
 	// KeepOpenOnClose makes an event named "close" an ordinary event; by
 	// default it ends every subscriber's stream after it is written.
 	KeepOpenOnClose bool
+	// Observer, when set, hears of subscriptions joining and leaving
+	// topics, publishes, fan-out, replays, slow subscribers and the
+	// backend's feed failing and recovering: metrics, logs, hooks.
+	Observer Observer
 }
 
 // Errors of the broker.
 var (
 	// ErrSlowSubscriber is the reason ([Subscription.Err]) a subscription
 	// ended when its queue overflowed under the Disconnect policy.
-	ErrSlowSubscriber = errors.New("ssekit: subscriber too slow, disconnected")
+	// core.Reason classifies it as core.EndSlowSubscriber.
+	ErrSlowSubscriber error = slowError{}
 	// ErrForbidden is matched by the error of a Subscribe that Authorize
 	// refused without a status of its own; it answers 403.
 	ErrForbidden = errors.New("ssekit: forbidden")
@@ -141,6 +146,7 @@ type Broker struct {
 	overflow  Overflow
 	authorize func(context.Context, string) error
 	closeEnds bool
+	obs       Observer
 
 	mu     sync.RWMutex
 	topics map[string]*topicSubs
@@ -168,6 +174,7 @@ func New(o Options) *Broker {
 		overflow:   o.Overflow,
 		authorize:  o.Authorize,
 		closeEnds:  !o.KeepOpenOnClose,
+		obs:        o.Observer,
 		topics:     map[string]*topicSubs{},
 		idle:       make(chan struct{}),
 		closedDone: make(chan struct{}),
@@ -205,6 +212,15 @@ func New(o Options) *Broker {
 // With the memory backend, when Publish returns the event is in every
 // subscriber's queue. After Shutdown it fails with [core.ErrShutdown].
 func (b *Broker) Publish(ctx context.Context, topic string, m core.Message) (string, error) {
+	id, err := b.publish(ctx, topic, m)
+	if b.obs != nil {
+		b.observe(func(o Observer) { o.Published(topic, err) })
+	}
+	return id, err
+}
+
+// publish is Publish without the Observer.
+func (b *Broker) publish(ctx context.Context, topic string, m core.Message) (string, error) {
 	if b.isClosed() {
 		return "", core.ErrShutdown
 	}
@@ -306,10 +322,14 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 		bytes:     b.bytes,
 		replaying: lastEventID != "",
 	}
-	if !b.register(s) {
+	ok, joined := b.register(s)
+	if !ok {
 		return nil, unavailable(core.ErrShutdown)
 	}
-	ok := false
+	for _, tc := range joined {
+		b.observe(func(o Observer) { o.Subscribed(tc.topic, tc.n) })
+	}
+	ok = false
 	defer func() {
 		if !ok { // the backend panicked: leave nothing registered
 			s.Stop(nil)
@@ -329,7 +349,10 @@ func (b *Broker) Subscribe(ctx context.Context, topics []string, lastEventID str
 			s.Stop(err)
 			return nil, unavailable(err)
 		}
-		s.replay(entries, complete && perr == nil, after)
+		n, reset := s.replay(entries, complete && perr == nil, after)
+		if b.obs != nil {
+			b.observe(func(o Observer) { o.Replayed(n, reset) })
+		}
 	}
 	ok = true
 	return s, nil
@@ -380,13 +403,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// register adds s to the sets of its topics; false after Shutdown.
-func (b *Broker) register(s *Subscription) bool {
+// register adds s to the sets of its topics; false after Shutdown. With an
+// Observer, it returns each topic's local subscribers after.
+func (b *Broker) register(s *Subscription) (bool, []topicCount) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return false
+		return false, nil
 	}
+	var counts []topicCount
 	for i, t := range s.topics {
 		set := b.topics[t]
 		if set == nil {
@@ -395,26 +420,35 @@ func (b *Broker) register(s *Subscription) bool {
 		}
 		s.idx[i] = len(set.subs)
 		set.subs = append(set.subs, s)
+		if b.obs != nil {
+			counts = append(counts, topicCount{t, len(set.subs)})
+		}
 	}
 	s.registered = true
 	b.n++
-	return true
+	return true, counts
 }
 
 // remove takes s out of its topics' sets and unwatches them.
 func (b *Broker) remove(s *Subscription) {
-	if b.unregister(s) {
+	ok, left := b.unregister(s)
+	if ok {
 		b.unwatch(s.topics[:s.watched])
+	}
+	for _, tc := range left {
+		b.observe(func(o Observer) { o.Unsubscribed(tc.topic, tc.n) })
 	}
 }
 
 // unregister takes s out of its topics' sets; false if it was not in them.
-func (b *Broker) unregister(s *Subscription) bool {
+// With an Observer, it returns each topic's local subscribers after.
+func (b *Broker) unregister(s *Subscription) (bool, []topicCount) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !s.registered {
-		return false
+		return false, nil
 	}
+	var counts []topicCount
 	s.registered = false
 	for i, t := range s.topics {
 		set := b.topics[t]
@@ -432,6 +466,9 @@ func (b *Broker) unregister(s *Subscription) bool {
 		}
 		set.subs[last] = nil
 		set.subs = set.subs[:last]
+		if b.obs != nil {
+			counts = append(counts, topicCount{t, last})
+		}
 		switch {
 		case last == 0:
 			delete(b.topics, t)
@@ -443,7 +480,7 @@ func (b *Broker) unregister(s *Subscription) bool {
 	if b.closed && b.n == 0 {
 		close(b.idle)
 	}
-	return true
+	return true, counts
 }
 
 // unwatch undoes the backend's Watch of each topic, outside the broker's
@@ -470,10 +507,21 @@ func (b *Broker) unwatch(topics []string) {
 // are called after the broker's lock is released.
 func (b *Broker) deliver(e *Entry) {
 	var woken *[]wakeup
+	var delivered, dropped int
 	b.mu.RLock()
 	if set := b.topics[e.Topic]; set != nil {
 		for _, s := range set.subs {
-			if f := s.deliver(e); f != nil {
+			f, out := s.deliver(e)
+			switch out {
+			case taken:
+				delivered++
+			case overflowed:
+				dropped++
+				if b.overflow == DropOldest { // it took e, dropping older ones
+					delivered++
+				}
+			}
+			if f != nil {
 				if woken == nil {
 					woken = wakeups.Get().(*[]wakeup)
 				}
@@ -482,15 +530,17 @@ func (b *Broker) deliver(e *Entry) {
 		}
 	}
 	b.mu.RUnlock()
-	if woken == nil {
-		return
+	if woken != nil {
+		for _, w := range *woken {
+			w.s.wake(w.f)
+		}
+		clear(*woken)
+		*woken = (*woken)[:0]
+		wakeups.Put(woken)
 	}
-	for _, w := range *woken {
-		w.s.wake(w.f)
+	if b.obs != nil {
+		b.observe(func(o Observer) { o.Delivered(e.Topic, delivered, dropped) })
 	}
-	clear(*woken)
-	*woken = (*woken)[:0]
-	wakeups.Put(woken)
 }
 
 // wakeup is a Notify function to call once the broker's lock is released.
@@ -581,5 +631,9 @@ type sink struct{ b *Broker }
 // Deliver implements [Sink]: it fans e out to the local subscribers.
 func (s sink) Deliver(e Entry) { s.b.deliver(&e) }
 
-// Fail implements [Sink]: it ends every subscription with err.
-func (s sink) Fail(err error) { s.b.endAll(err) }
+// Fail implements [Sink]: it ends every subscription with err, as a
+// [*FeedError].
+func (s sink) Fail(err error) {
+	s.b.observe(func(o Observer) { o.FeedFailed(err) })
+	s.b.endAll(feedError(err))
+}

@@ -45,6 +45,12 @@
 //     error that answers 403 through the adapters (see [core.StatusOf]).
 //   - [Broker.Shutdown] refuses new work, ends every stream after what is
 //     queued, waits until all have ended and closes the backend.
+//   - [Options.Observer] hears of subscriptions joining and leaving topics,
+//     publishes, fan-out, replays, slow subscribers and the backend's feed
+//     failing and recovering (metrics, logs, hooks); [Broker.Presence] says
+//     which topics have subscribers on this instance and how many, and
+//     [Broker.ClusterPresence] the same across the instances sharing a
+//     Redis backend.
 //
 // The in-memory backend ([Memory]) is the default and needs nothing else.
 // For several server processes, github.com/ssekit/ssekit/broker/redis keeps

@@ -153,33 +153,46 @@ func (s *Subscription) endLocked(err error) bool {
 	return true
 }
 
+// outcome is what deliver did with an entry.
+type outcome uint8
+
+const (
+	skipped    outcome = iota // ended, stopped, or already queued or seen
+	taken                     // queued or held back
+	overflowed                // the queue was full: the subscription ended or dropped older events
+)
+
 // deliver queues a live entry without blocking; while the replay is read it
 // holds it back instead, within the same bounds. It signals Ready at once,
 // but returns a Notify function to call instead, which the broker calls once
-// it has released its own lock.
-func (s *Subscription) deliver(e *Entry) func() {
-	wake, f := s.push(e)
+// it has released its own lock, and what it did with e.
+func (s *Subscription) deliver(e *Entry) (func(), outcome) {
+	wake, f, out := s.push(e)
 	if !wake {
-		return nil
+		return nil, out
 	}
 	if f == nil {
 		signal(s.ready)
 	}
-	return f
+	return f, out
 }
 
 // push queues or holds e and reports whether the stream loop needs a signal,
-// and the Notify function, if any.
-func (s *Subscription) push(e *Entry) (bool, func()) {
+// the Notify function, if any, and what it did with e.
+func (s *Subscription) push(e *Entry) (bool, func(), outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ending || s.stopped || e.ID.Compare(s.floor) <= 0 {
-		return false, nil
+		return false, nil, skipped
 	}
+	var sig bool
+	var out outcome
 	if s.replaying {
-		return s.holdLocked(e), s.notify
+		sig, out = s.holdLocked(e)
+	} else {
+		sig, out = s.pushLocked(e)
 	}
-	return s.pushLocked(e), s.notify
+	return sig, s.notify, out
 }
 
 // full reports whether a queue of n items holding total bytes has no room
@@ -210,30 +223,34 @@ func entrySize(e *Entry) int { return len(e.Frame) }
 // holdLocked holds back a live entry that arrived while the replay is read,
 // under the bounds and overflow policy of the queue, and reports whether the
 // stream loop needs a signal.
-func (s *Subscription) holdLocked(e *Entry) bool {
+func (s *Subscription) holdLocked(e *Entry) (bool, outcome) {
 	n := len(e.Frame)
+	out := taken
 	if s.full(len(s.held), s.heldBytes, n) {
 		if s.b.overflow == Disconnect {
 			s.overflowLocked()
-			return true
+			return true, overflowed
 		}
 		s.held, s.heldBytes = makeRoom(s.held, s.heldBytes, n, s.limit, s.bytes, entrySize)
+		out = overflowed
 	}
 	s.held = append(s.held, *e)
 	s.heldBytes += n
-	return false
+	return false, out
 }
 
 // pushLocked queues a live entry, applying the overflow policy, and reports
 // whether the stream loop needs a signal.
-func (s *Subscription) pushLocked(e *Entry) bool {
+func (s *Subscription) pushLocked(e *Entry) (bool, outcome) {
 	n := len(e.Frame)
+	out := taken
 	if s.full(len(s.q), s.qbytes, n) {
 		if s.b.overflow == Disconnect {
 			s.overflowLocked()
-			return true
+			return true, overflowed
 		}
 		s.q, s.qbytes = makeRoom(s.q, s.qbytes, n, s.limit, s.bytes, frameSize)
+		out = overflowed
 	}
 	first := len(s.q) == 0
 	s.q = append(s.q, e.Frame)
@@ -241,9 +258,9 @@ func (s *Subscription) pushLocked(e *Entry) bool {
 	s.floor = e.ID
 	if e.Close && s.b.closeEnds {
 		s.ending = true
-		return true
+		return true, out
 	}
-	return first // otherwise a signal is pending or the loop is draining
+	return first, out // otherwise a signal is pending or the loop is draining
 }
 
 // overflowLocked ends the subscription under the Disconnect policy.
@@ -257,25 +274,29 @@ func (s *Subscription) overflowLocked() {
 
 // replay queues the signal (unless complete) and the logged entries after
 // the client's id, then the live entries held meanwhile that the replay did
-// not cover, and switches the subscription to live delivery.
-func (s *Subscription) replay(entries []Entry, complete bool, after ID) {
-	if s.replayLocked(entries, complete, after) {
+// not cover, and switches the subscription to live delivery. It returns the
+// number of logged entries queued and whether the signal was.
+func (s *Subscription) replay(entries []Entry, complete bool, after ID) (int, bool) {
+	sig, n, reset := s.replayLocked(entries, complete, after)
+	if sig {
 		s.wake(s.notifier())
 	}
+	return n, reset
 }
 
 // replayLocked does replay's work under s.mu and reports whether the stream
-// loop needs a signal.
-func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bool {
+// loop needs a signal, and what replay returns.
+func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) (sig bool, n int, reset bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	held := s.held
 	s.held, s.heldBytes, s.replaying = nil, 0, false
 	if s.ending || s.stopped {
-		return false
+		return false, 0, false
 	}
 	s.floor = after
 	if !complete {
+		reset = true
 		s.q = append(s.q, resetFrame)
 		s.qbytes += len(resetFrame)
 		if len(entries) == 0 {
@@ -294,6 +315,7 @@ func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bo
 		s.q = append(s.q, e.Frame)
 		s.qbytes += len(e.Frame)
 		s.floor = e.ID
+		n++
 		if e.Close && s.b.closeEnds {
 			s.ending = true
 			break
@@ -314,7 +336,7 @@ func (s *Subscription) replayLocked(entries []Entry, complete bool, after ID) bo
 			s.pushLocked(&held[i])
 		}
 	}
-	return len(s.q) > 0 || s.ending
+	return len(s.q) > 0 || s.ending, n, reset
 }
 
 // Notify implements [core.Notifier]: f is called instead of a send on Ready

@@ -75,3 +75,12 @@ func ErrorText(err error) string {
 // neither a target nor an error (a typed nil, such as a nil *Target, counts
 // as no target).
 var ErrNilTarget = errors.New("ssekit: handler returned a nil target")
+
+// asPanic returns the *PanicError in err's chain, or nil.
+func asPanic(err error) *PanicError {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return nil
+}

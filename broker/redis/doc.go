@@ -63,6 +63,21 @@
 //     millisecond, and past the greatest id Publish fails with
 //     broker.ErrIDSpace.
 //
+// Presence ([broker.Broker.ClusterPresence]): every PresenceInterval (5 s
+// by default) each instance that has subscribers replaces a hash
+// "{prefix}:presence:<instance>" (topic → its local subscribers, expiring
+// after three intervals) and lists itself in the set "{prefix}:presence";
+// Close removes both. Reading sums every listed instance's hash (one
+// SMEMBERS, one pipelined HGETALL per instance) with this instance's own
+// counts, which are exact. Another instance's counts are at most one
+// interval old while it runs, and those of an instance that died without
+// Close linger up to three intervals. Writing costs each instance one
+// MULTI of O(its topics) per interval.
+//
+// The broker's Observer hears of the feed failing (FeedFailed, every time a
+// read fails) and recovering (FeedRecovered, at the first read that
+// succeeds after a failure).
+//
 // Topologies (pass any go-redis UniversalClient to [New]):
 //
 //   - Single node (redis.NewClient): exact resumption; with persistence

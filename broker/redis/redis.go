@@ -22,6 +22,9 @@ const (
 	DefaultBlock  = 5 * time.Second
 	DefaultCount  = 1000
 	DefaultDedup  = time.Minute
+	// DefaultPresenceInterval is how often an instance reports its
+	// subscriber counts by default.
+	DefaultPresenceInterval = 5 * time.Second
 )
 
 // Options configures [New]. The zero value means the defaults.
@@ -61,6 +64,12 @@ type Options struct {
 	// ReplicaTimeout bounds the wait for Replicas; zero or negative means
 	// one second.
 	ReplicaTimeout time.Duration
+	// PresenceInterval is how often this instance writes its subscriber
+	// counts per topic to Redis, for broker.Broker.ClusterPresence; zero
+	// means DefaultPresenceInterval, negative turns it off (ClusterPresence
+	// then counts the other instances that do write theirs). See
+	// [Backend.Presence] for what it costs and how fresh it is.
+	PresenceInterval time.Duration
 }
 
 // ErrNotReplicated is matched by the error of a Publish that appended its
@@ -82,6 +91,11 @@ type Backend struct {
 	dedup               int64 // ms, 0: off
 	replicas            int
 	replicaTimeout      time.Duration
+	inst                string // this instance's random id
+	keyPresence         string // the set of instances reporting presence
+	presenceEvery       time.Duration
+	presenceQuit        chan struct{} // closed by Close
+	presenceDone        chan struct{} // closed when the reporter has returned
 
 	mu      sync.Mutex
 	sink    broker.Sink
@@ -144,8 +158,16 @@ func New(c goredis.UniversalClient, o Options) *Backend {
 	}
 	var inst [8]byte
 	_, _ = rand.Read(inst[:])
+	if o.PresenceInterval == 0 {
+		o.PresenceInterval = DefaultPresenceInterval
+	}
 	k := "{" + o.Prefix + "}:"
 	return &Backend{
+		inst:           hex.EncodeToString(inst[:]),
+		keyPresence:    k + "presence",
+		presenceEvery:  o.PresenceInterval,
+		presenceQuit:   make(chan struct{}),
+		presenceDone:   make(chan struct{}),
 		c:              c,
 		maxLen:         o.MaxLen,
 		maxAge:         maxAge,
@@ -177,6 +199,7 @@ func (b *Backend) Start(s broker.Sink) {
 	}
 	b.started, b.sink = true, s
 	go b.read()
+	go b.reportPresence()
 }
 
 // Append implements [broker.Backend].
@@ -498,8 +521,11 @@ func (b *Backend) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.block+time.Second)
 	defer cancel()
 	_ = b.wake(ctx)
+	close(b.presenceQuit)
 	<-b.done
+	<-b.presenceDone
 	_ = b.c.Del(ctx, b.keyWake).Err()
+	b.forgetPresence(ctx)
 	return nil
 }
 
@@ -655,13 +681,14 @@ func (b *Backend) read() {
 		res, err := b.c.XRead(ctx, &goredis.XReadArgs{Streams: args, Count: b.count, Block: b.block}).Result()
 		switch {
 		case errors.Is(err, goredis.Nil):
+			b.recovered(&tries)
 			continue
 		case err != nil:
 			known = false // after a failure, start again from the newest id
 			b.failed(err, &tries)
 			continue
 		}
-		tries = 0
+		b.recovered(&tries)
 		cursor = b.dispatch(res, cursor, &wakeID)
 		b.see(cursor)
 	}
@@ -743,6 +770,18 @@ func (b *Backend) failed(err error, tries *int) {
 	select {
 	case <-t.C:
 	case <-b.changed:
+	}
+}
+
+// recovered resets the failure count after a successful read, and tells
+// the sink (broker.Observer.FeedRecovered) when the feed had failed.
+func (b *Backend) recovered(tries *int) {
+	if *tries == 0 {
+		return
+	}
+	*tries = 0
+	if r, ok := b.sink.(interface{ Recovered() }); ok {
+		r.Recovered()
 	}
 }
 
