@@ -3,7 +3,23 @@ package core
 import (
 	"context"
 	"sync"
+
+	"github.com/ssekit/ssekit/internal/hook"
 )
+
+func init() {
+	hook.Join = func(o any) (<-chan struct{}, bool) {
+		if g := o.(Options).Group; g != nil {
+			return g.join()
+		}
+		return nil, true
+	}
+	hook.Leave = func(o any) {
+		if g := o.(Options).Group; g != nil {
+			g.leave()
+		}
+	}
+}
 
 // Group tracks running streams so that they can all be ended at once:
 // http.Server.Shutdown waits for streaming handlers but never cancels them.

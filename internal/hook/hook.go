@@ -25,3 +25,10 @@ var Refusal func() []byte
 // Describe records info (a *core.StreamInfo) in o (a *core.Options) for its
 // Observer; see adapter.Describe.
 var Describe func(o, info any)
+
+// Join registers a stream in the Group of o (a core.Options) for an adapter
+// that runs the stream without Run; see adapter.Join.
+var Join func(o any) (down <-chan struct{}, ok bool)
+
+// Leave unregisters a stream Join registered; see adapter.Leave.
+var Leave func(o any)
