@@ -267,7 +267,15 @@ func (s *stream) finish(err error) {
 	s.state = stClosing
 	usable := s.sticky&evGone == 0 && !errors.Is(err, core.ErrWrite)
 	reuse := false
-	if usable && s.chunked && s.head == nil {
+	if usable && s.head != nil {
+		// Ended before its first batch (a panic in the target's Drain):
+		// the client still gets the 200 and an empty stream.
+		if s.write(s.head, mono()) != nil {
+			usable = false
+		}
+		s.head = nil
+	}
+	if usable && s.chunked {
 		if s.keepAlive && s.pending() <= 0 {
 			// Before the last chunk: the client may send its next request
 			// as soon as it has read it.

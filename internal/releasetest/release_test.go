@@ -45,10 +45,11 @@ var frameworks = []string{
 	"github.com/gofiber/fiber/v3",
 	"github.com/valyala/fasthttp",
 	"github.com/redis/go-redis/v9",
+	"github.com/lesismal/nbio",
 }
 
 // products are the modules the release tags, as "<dir>/" tag prefixes.
-var products = []string{"", "adapters/echo/", "adapters/echov5/", "adapters/fiber/", "adapters/fiberv3/", "adapters/gin/", "broker/redis/"}
+var products = []string{"", "adapters/echo/", "adapters/echov5/", "adapters/fiber/", "adapters/fiberv3/", "adapters/gin/", "adapters/nbio/", "broker/redis/"}
 
 type consumer struct {
 	name   string
@@ -209,6 +210,40 @@ func main() {
 	}))
 	ln := listen()
 	go app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true})
+	fmt.Println(fetchOne("http://"+ln.Addr().String()+"/sse", nil))
+}
+`,
+	},
+	{
+		name: "nbio", module: project + "/adapters/nbio", pkg: project + "/adapters/nbio",
+		allow: []string{"github.com/lesismal/nbio"},
+		want:  "id: 1|event: greeting|data: hello from nbio",
+		main: `package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/lesismal/nbio/logging"
+	"github.com/lesismal/nbio/nbhttp"
+	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
+	"github.com/ssekit/ssekit/core"
+)
+
+func main() {
+	logging.SetLevel(logging.LevelError) // no start banner on stdout
+	mux := http.NewServeMux()
+	mux.Handle("GET /sse", nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		return hello("nbio")
+	}))
+	ln := listen()
+	e := nbhttp.NewEngine(nbhttp.Config{Network: "tcp", Addrs: []string{ln.Addr().String()}, Handler: mux,
+		Listen: func(string, string) (net.Listener, error) { return ln, nil }})
+	nbiosse.Attach(e)
+	if err := e.Start(); err != nil {
+		panic(err)
+	}
 	fmt.Println(fetchOne("http://"+ln.Addr().String()+"/sse", nil))
 }
 `,
