@@ -7,13 +7,17 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/lesismal/nbio v1.6.8
 	github.com/ssekit/ssekit v0.0.0
 	github.com/ssekit/ssekit/adapters/echo v0.0.0
 	github.com/ssekit/ssekit/adapters/fiber v0.0.0
 	github.com/ssekit/ssekit/adapters/gin v0.0.0
+	github.com/ssekit/ssekit/adapters/nbio v0.0.0
 	github.com/tmaxmax/go-sse v0.12.0
 	go.uber.org/goleak v1.3.0
 )
+
+require github.com/lesismal/llib v1.2.2 // indirect
 
 require (
 	github.com/bytedance/gopkg v0.1.3 // indirect
@@ -70,3 +74,5 @@ replace (
 )
 
 replace github.com/ssekit/ssekit/broker/redis => ../broker/redis
+
+replace github.com/ssekit/ssekit/adapters/nbio => ../adapters/nbio

@@ -188,6 +188,7 @@ type loadOutput struct {
 		Runs    int `json:"runs"`
 		Results []struct {
 			Subject string  `json:"subject"`
+			Route   string  `json:"route"` // "" or /idle: a Target; /idle-sub: a broker subscription
 			Heap    float64 `json:"heap_per_stream"`
 			Stack   float64 `json:"stack_per_stream"`
 			Gor     float64 `json:"goroutines_per_stream"`
@@ -210,15 +211,21 @@ type loadOutput struct {
 	} `json:"churn"`
 }
 
-// idleMedians returns the median heap, stack and goroutines per stream of a
-// subject.
+// idleMedians returns the median heap, stack and goroutines per idle stream
+// (a Target) of a subject.
 func (l *loadOutput) idleMedians(id string) (heap, stack, gor float64, ok bool) {
+	return l.idleRouteMedians(id, "/idle")
+}
+
+// idleRouteMedians is idleMedians on a route: /idle (a Target) or /idle-sub
+// (a broker subscription).
+func (l *loadOutput) idleRouteMedians(id, route string) (heap, stack, gor float64, ok bool) {
 	if l.Idle == nil {
 		return 0, 0, 0, false
 	}
 	var h, s, g []float64
 	for _, r := range l.Idle.Results {
-		if r.Subject == id {
+		if r.Subject == id && (r.Route == route || r.Route == "" && route == "/idle") {
 			h, s, g = append(h, r.Heap), append(s, r.Stack), append(g, r.Gor)
 		}
 	}
@@ -497,6 +504,7 @@ func writeMarkdown(w io.Writer, in *inputs) {
 				a.Name, fmtBytes(h), fmtBytes(s), g, fmtBytes(h+s), bs.Name, fmtBytes(bh), fmtBytes(bsk), bg, fmtBytes(bh+bsk), ratio)
 		}
 		fmt.Fprintf(w, "\nTarget (at most %.1f× the framework's own idle stream): %s.\n\n", idleTarget, verdict(idleOK))
+		writeEventLoopIdle(w, l)
 	}
 
 	// Churn.
@@ -521,6 +529,37 @@ func writeMarkdown(w io.Writer, in *inputs) {
 	if f != nil {
 		writeFanout(w, f)
 	}
+}
+
+// Event-loop targets: memory per idle stream on the nbio adapter.
+const (
+	evloopMaxBytes  = 4 << 10 // at most 4 KiB per idle stream
+	evloopVsNetHTTP = 6       // at least 6x less than the net/http adapter
+)
+
+// writeEventLoopIdle writes the idle cost of a Target and of a broker
+// subscription on the event-loop adapter beside the net/http adapter's, when
+// sseload measured them (-sub).
+func writeEventLoopIdle(w io.Writer, l *loadOutput) {
+	if _, _, _, ok := l.idleMedians("nbio"); !ok {
+		return
+	}
+	fmt.Fprintf(w, "**Event loop: memory per idle stream** (`sseload -sub`: a Target on /idle, a broker subscription on /idle-sub), "+
+		"ssekit nbio (no goroutine per stream) against the net/http adapter in the same run.\n\n")
+	fmt.Fprintf(w, "| stream | nbio: heap + stack | goroutines | net/http adapter | × less |\n|---|---:|---:|---:|---:|\n")
+	ok := true
+	for _, rt := range []struct{ route, name string }{{"/idle", "Target"}, {"/idle-sub", "broker subscription"}} {
+		h, st, g, ok1 := l.idleRouteMedians("nbio", rt.route)
+		bh, bst, _, ok2 := l.idleRouteMedians("nethttp", rt.route)
+		if !ok1 || !ok2 {
+			continue
+		}
+		less := (bh + bst) / (h + st)
+		ok = ok && h+st <= evloopMaxBytes && less >= evloopVsNetHTTP
+		fmt.Fprintf(w, "| %s | %s | %.2f | %s | %.1f× |\n", rt.name, fmtBytes(h+st), g, fmtBytes(bh+bst), less)
+	}
+	fmt.Fprintf(w, "\nTarget (at most %s per idle stream, at least %d× less than the net/http adapter): %s.\n\n",
+		fmtBytes(evloopMaxBytes), evloopVsNetHTTP, verdict(ok))
 }
 
 // fmtMS formats a latency in milliseconds.

@@ -47,6 +47,7 @@ type IdleOutput struct {
 // IdleResult is one run on one subject: the server's cost per idle stream.
 type IdleResult struct {
 	Subject        string     `json:"subject"`
+	Route          string     `json:"route,omitempty"` // /idle (a Target) or /idle-sub (a broker subscription)
 	Name           string     `json:"name"`
 	Framework      string     `json:"framework"`
 	Adapter        bool       `json:"adapter"`
@@ -99,6 +100,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated subject IDs (default: all relevant)")
 	skipIdle := flag.Bool("skip-idle", false, "skip the idle measurement")
 	skipChurn := flag.Bool("skip-churn", false, "skip the churn measurement")
+	sub := flag.Bool("sub", false, "also measure idle streams that are broker subscriptions (/idle-sub), adapters only")
 	out := flag.String("out", "", "write the JSON here (default: stdout)")
 	timeout := flag.Duration("timeout", 8*time.Minute, "give up after this long")
 	flag.Parse()
@@ -127,19 +129,29 @@ func main() {
 	var adapterIDs, idleIDs []string
 	for _, a := range subjects.Adapters() {
 		adapterIDs = append(adapterIDs, a.ID)
-		idleIDs = append(idleIDs, a.ID, subjects.IdleBaseline(a).ID)
+		for _, id := range []string{a.ID, subjects.IdleBaseline(a).ID} {
+			if !slices.Contains(idleIDs, id) { // nbio's baseline is the nethttp adapter
+				idleIDs = append(idleIDs, id)
+			}
+		}
 	}
 	if !*skipIdle {
 		io := &IdleOutput{Streams: *streams, Warm: *warm, Runs: *runs}
 		for run := 1; run <= *runs; run++ {
 			for _, s := range pick(idleIDs) {
-				r, err := idle(s, run, *warm, *streams, *conc, deadline)
-				if err != nil {
-					fatal(fmt.Errorf("idle %s run %d: %w", s.ID, run, err))
+				routes := []string{"/idle"}
+				if *sub && s.Adapter {
+					routes = append(routes, "/idle-sub")
 				}
-				logf("idle %-14s run %d: heap %7.0f B/stream, stack %7.0f B/stream, %.2f goroutines/stream",
-					s.ID, run, r.HeapPerStream, r.StackPerStream, r.GoroutinesPer)
-				io.Results = append(io.Results, r)
+				for _, route := range routes {
+					r, err := idle(s, route, run, *warm, *streams, *conc, deadline)
+					if err != nil {
+						fatal(fmt.Errorf("idle %s%s run %d: %w", s.ID, route, run, err))
+					}
+					logf("idle %-14s %-9s run %d: heap %7.0f B/stream, stack %7.0f B/stream, %.2f goroutines/stream",
+						s.ID, route, run, r.HeapPerStream, r.StackPerStream, r.GoroutinesPer)
+					io.Results = append(io.Results, r)
+				}
 			}
 		}
 		res.Idle = io
@@ -222,15 +234,15 @@ func (c *child) stop() {
 // idle measures the server's cost per idle stream: warm streams are opened
 // first, then n more, and the difference between the two snapshots is
 // divided by n.
-func idle(s subjects.Subject, run, warm, n, conc int, deadline time.Time) (IdleResult, error) {
-	r := IdleResult{Subject: s.ID, Name: s.Name, Framework: s.Framework, Adapter: s.Adapter, Run: run}
+func idle(s subjects.Subject, route string, run, warm, n, conc int, deadline time.Time) (IdleResult, error) {
+	r := IdleResult{Subject: s.ID, Route: route, Name: s.Name, Framework: s.Framework, Adapter: s.Adapter, Run: run}
 	c, err := spawn(s, 0)
 	if err != nil {
 		return r, err
 	}
 	defer c.stop()
 	progress := func(done, total int) { logf("idle %s run %d: %d/%d streams open", s.ID, run, done, total) }
-	warmConns, err := load.OpenIdle(c.Addr, warm, conc, deadline, nil)
+	warmConns, err := load.OpenIdlePath(c.Addr, route, warm, conc, deadline, nil)
 	if err != nil {
 		return r, err
 	}
@@ -239,7 +251,7 @@ func idle(s subjects.Subject, run, warm, n, conc int, deadline time.Time) (IdleR
 	if err != nil || !ok {
 		return r, errors.Join(err, fmt.Errorf("%d of %d warm streams open", before.Open, warm))
 	}
-	conns, err := load.OpenIdle(c.Addr, n, conc, deadline, progress)
+	conns, err := load.OpenIdlePath(c.Addr, route, n, conc, deadline, progress)
 	if err != nil {
 		return r, err
 	}

@@ -168,6 +168,12 @@ type Progress func(done, total int)
 // OpenIdle opens n idle streams (GET /idle) to addr with conc dialers, each
 // having read the response headers, before deadline.
 func OpenIdle(addr string, n, conc int, deadline time.Time, progress Progress) ([]*wire.Conn, error) {
+	return OpenIdlePath(addr, "/idle", n, conc, deadline, progress)
+}
+
+// OpenIdlePath is OpenIdle on another route, such as /idle-sub (a broker
+// subscription).
+func OpenIdlePath(addr, path string, n, conc int, deadline time.Time, progress Progress) ([]*wire.Conn, error) {
 	conns := make([]*wire.Conn, n)
 	var next, opened atomic.Int64
 	var firstErr error
@@ -184,7 +190,7 @@ func OpenIdle(addr string, n, conc int, deadline time.Time, progress Progress) (
 				if i >= n {
 					return
 				}
-				c, err := wire.DialSize(addr, "/idle", deadline, 512)
+				c, err := wire.DialSize(addr, path, deadline, 512)
 				if err == nil && c.Status != 200 {
 					err = fmt.Errorf("status %d", c.Status)
 					c.Close()

@@ -5,6 +5,7 @@
 //	/burst?n=N  N events as fast as the server can write them, then the end
 //	/lone       events sent one at a time by the benchmark through a [Sender]
 //	/idle       headers, then nothing until the client leaves
+//	/idle-sub   the same, from a broker subscription (adapters only)
 package subjects
 
 import (
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssekit/ssekit/broker"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -50,6 +52,7 @@ var All = []Subject{
 	{ID: "gin", Name: "ssekit gin", Framework: "gin", Adapter: true, start: startGinAdapter},
 	{ID: "echo", Name: "ssekit echo", Framework: "echo", Adapter: true, start: startEchoAdapter},
 	{ID: "fiber", Name: "ssekit fiber", Framework: "fiber", Adapter: true, start: startFiberAdapter},
+	{ID: "nbio", Name: "ssekit nbio (event loop)", Framework: "nbio", Adapter: true, start: startNbioAdapter},
 	{ID: "base-nethttp", Name: "net/http handler (Fprintf+Flush)", Framework: "net/http", start: startNetHTTPBaseline},
 	{ID: "base-direct", Name: "net/http, written by the producer (no hand-off)", Framework: "net/http", start: startDirectBaseline},
 	{ID: "base-gin", Name: "gin c.Render(sse.Event)+Flush", Framework: "gin", start: startGinBaseline},
@@ -87,6 +90,10 @@ func IdleBaseline(adapter Subject) Subject {
 		"gin":      "base-gin",
 		"echo":     "base-echo",
 		"fiber":    "base-fasthttp",
+		// No hand-written nbhttp stream: a handler that keeps its stream
+		// holds one of nbhttp's pool goroutines, which is net/http's cost
+		// again. The event-loop adapter is held to the net/http adapter.
+		"nbio": "nethttp",
 	}[adapter.Framework]
 	s, _ := Lookup(name)
 	return s
@@ -103,6 +110,9 @@ type Server struct {
 	stop func() error
 	once sync.Once
 	err  error
+
+	brokerOnce sync.Once
+	b          *broker.Broker
 
 	// Open counts streams whose handler is running (or, for adapters, whose
 	// target has not stopped yet).
@@ -153,6 +163,13 @@ func (s *Server) leave() {
 	s.mu.Lock()
 	s.open--
 	s.mu.Unlock()
+}
+
+// broker returns the server's broker (memory backend), made on first use:
+// the /idle-sub route subscribes to its topic "idle".
+func (s *Server) broker() *broker.Broker {
+	s.brokerOnce.Do(func() { s.b = broker.New(broker.Options{}) })
+	return s.b
 }
 
 // NextLone waits for the next /lone stream to start and returns its sender.
@@ -220,6 +237,13 @@ func (s *Server) adapterRoute(path, n string) (core.EventTarget, error) {
 		return t, nil
 	case "/idle":
 		return s.counted(core.NewTarget()), nil
+	case "/idle-sub":
+		sub, err := s.broker().Subscribe(context.Background(), []string{"idle"}, "")
+		if err != nil {
+			return nil, err
+		}
+		s.enter()
+		return sub, nil
 	}
 	return nil, core.Error(http.StatusNotFound, "no such route")
 }
