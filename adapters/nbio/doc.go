@@ -16,7 +16,7 @@
 //
 // The contract, in the order a request meets it:
 //
-//   - The handler runs under [adapter.Open] on nbhttp's handler pool: an
+//   - The handler runs under [adapter.CallHandler] on nbhttp's handler pool: an
 //     error it returns is answered with http.Error ([core.StatusOf],
 //     [core.ErrorText]); a panic is answered 500 and logged with its stack
 //     through nbio's logging package. The *http.Request is reused by nbhttp
@@ -51,6 +51,8 @@
 // plain TCP only (terminate TLS in a proxy: nbhttp's TLS connections are
 // refused with [ErrUnsupportedConn]); no request context that ends with the
 // client; the request is valid only until the handler returns; requests
-// pipelined behind a stream on its connection are not served; and the
-// engine must be prepared with [Attach].
+// pipelined behind a stream on its connection are not served; the engine
+// must be prepared with [Attach]; and [core.WithObserver] is not supported
+// yet (the stream does not run core's loop, which reports to the Observer:
+// its streams would be reported as rejected requests when they end).
 package nbiosse

@@ -91,7 +91,7 @@ func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t, err := adapter.Open(hd.o, r, hd.h)
+	t, err := adapter.CallHandler(hd.o, r, hd.h)
 	switch {
 	case errors.Is(err, core.ErrShutdown):
 		refuse(w, r)
