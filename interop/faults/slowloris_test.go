@@ -26,12 +26,16 @@ const (
 	neverRead       = 40          // streams whose client never reads
 	floodQueue      = 64 * kiB    // queue limit of the never-read streams
 	slowTimeout     = time.Second // ReadHeaderTimeout / ReadTimeout, as a user sets it
-	slowWrite       = 300 * time.Millisecond
+	// slowWrite is the streams' write timeout. Each write gets between half
+	// of it and all of it: on a busy 2-core machine a goroutine can wait
+	// a few hundred milliseconds to run, and a shorter timeout failed the
+	// healthy client's writes there.
+	slowWrite = time.Second
 )
 
 // TestSlowloris attacks a server set up as a user should (net/http with
 // ReadHeaderTimeout; Fiber with ReadTimeout; every stream with
-// WithWriteTimeout(300ms)) with clients that never finish their headers,
+// WithWriteTimeout(1s)) with clients that never finish their headers,
 // POSTs whose body never comes or trickles, and streams that are never read,
 // while one healthy client keeps streaming. It asserts that:
 //
