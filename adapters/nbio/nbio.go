@@ -157,8 +157,14 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ready = make(chan struct{})
 		go s.watchReady()
 	}
+	if onStream != nil {
+		onStream(s.pending)
+	}
 	s.wake(evStart)
 }
+
+// onStream, when set (by tests), hears of each stream as it starts.
+var onStream func(pending func() int64)
 
 // hijackable finds the nbhttp response under w (through Unwrap) and the
 // event-loop connection it can hand over.

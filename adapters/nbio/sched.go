@@ -9,7 +9,7 @@ import (
 const (
 	evStart    uint32 = 1 << iota // the stream was just opened
 	evReady                       // the target may have frames (its Notify)
-	evWritable                    // the bytes written so far have left
+	evWritable                    // enough pending bytes have left (see await)
 	evTimer                       // the stream's timer fired (heartbeat, stall)
 	evGone                        // the connection closed (client, engine)
 	evDown                        // the stream's Group shut down

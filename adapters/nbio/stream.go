@@ -47,18 +47,24 @@ type stream struct {
 	events atomic.Uint32 // ev* reasons not yet seen
 
 	// Bytes handed to the connection, and bytes it has sent (counted by the
-	// engine's written-size callback, which Attach installs). While some
-	// are pending the stream waits (blocked) before it drains again.
+	// engine's written-size callback, which Attach installs). While at
+	// least lowWater are pending the stream waits before it drains again:
+	// wantBelow, when not 0, asks the callback for a wake-up once fewer
+	// than that many are pending.
 	submitted atomic.Int64
 	written   atomic.Int64
-	blocked   atomic.Bool
+	wantBelow atomic.Int64
 
 	// Worker-owned state.
 	state   uint8
 	sticky  uint32 // evGone and evDown, once seen
 	last    int64  // mono time of the last write
 	stallAt int64  // when pending bytes make the client stalled; 0: none pending
-	armedAt int64  // due time of the wheel entry set; 0: none
+	// stallMark is the submitted count when the stall clock (stallAt)
+	// started: once the bytes up to it have left, the clock starts again
+	// for the bytes pending then.
+	stallMark int64
+	armedAt   int64 // due time of the wheel entry set; 0: none
 
 	// Wheel entry; guarded by the wheel's lock.
 	wnext, wprev *stream
@@ -79,6 +85,13 @@ var (
 // defaultLinger bounds how long a stream that ended waits for its last
 // bytes to leave when WriteTimeout is disabled.
 const defaultLinger = 10 * time.Second
+
+// lowWater is the pending bytes below which a stream drains and writes
+// again: enough that a burst is not paced by round trips through the
+// engine's written-size callback, few enough that a client that stops
+// reading holds little in the server (lowWater and one batch, at most the
+// target's queue).
+const lowWater = 64 << 10
 
 // prefix is the room kept before a batch for its chunk-size line.
 const prefix = 18 // 16 hex digits and CRLF
@@ -104,8 +117,9 @@ func (s *stream) run() {
 		s.armedAt = 0 // the wheel dropped the entry that fired
 	}
 	now := mono()
+	s.track(now)
 	if s.state == stClosing {
-		if s.sticky&evGone != 0 || s.pending() <= 0 || s.stalled(now) {
+		if s.sticky&evGone != 0 || s.pending() <= 0 || s.stalled(now) || !s.await(1) {
 			s.close()
 			return
 		}
@@ -119,18 +133,17 @@ func (s *stream) run() {
 	if ev&evStart != 0 {
 		s.last = now
 	}
-	if s.pending() > 0 {
-		// The last batch has not left yet: the target keeps queuing (and
-		// its producers wait at its limit) until it has, or the stall ends
+	if s.stalled(now) {
+		s.finish(errStalled)
+		return
+	}
+	if s.pending() >= lowWater && s.await(lowWater) {
+		// Too much has not left yet: the target keeps queuing (and its
+		// producers wait at its limit) until enough has, or the stall ends
 		// the stream.
-		if s.stalled(now) {
-			s.finish(errStalled)
-			return
-		}
 		s.arm(now)
 		return
 	}
-	s.stallAt = 0
 	n, end, err := s.drain(ev&evStart != 0)
 	if err != nil {
 		s.finish(err)
@@ -169,6 +182,34 @@ func (s *stream) pending() int64 { return s.submitted.Load() - s.written.Load() 
 
 // stalled reports whether bytes have been pending past the write timeout.
 func (s *stream) stalled(now int64) bool { return s.stallAt != 0 && now >= s.stallAt }
+
+// track runs the stall clock: none while nothing is pending; while bytes
+// are, a clock for the bytes pending when it started (stallMark), started
+// again once those have left. So each byte leaves within one to two write
+// timeouts or the client is stalled, and a client that keeps reading is
+// never stalled. Without a write timeout, the clock finish starts for a
+// closing stream's last bytes is left alone.
+func (s *stream) track(now int64) {
+	switch {
+	case s.pending() <= 0:
+		s.stallAt = 0
+	case s.h.writeTimeout <= 0:
+	case s.stallAt == 0 || s.written.Load() >= s.stallMark:
+		s.stallAt = now + s.h.writeTimeout
+		s.stallMark = s.submitted.Load()
+	}
+}
+
+// await asks the written-size callback to wake the stream once fewer than
+// below bytes are pending. It reports false, asking nothing, when fewer are
+// pending already (the callback may have run before the request was seen).
+func (s *stream) await(below int64) bool {
+	s.wantBelow.Store(below)
+	if s.pending() < below && s.wantBelow.CompareAndSwap(below, 0) {
+		return false
+	}
+	return true
+}
 
 // arm sets the stream's wheel entry for its next heartbeat or stall check,
 // unless an entry at least as early is set.
@@ -244,14 +285,7 @@ func (s *stream) write(b []byte, now int64) error {
 	if _, err := s.nbc.Write(b); err != nil {
 		return fmt.Errorf("%w: %w", core.ErrWrite, err)
 	}
-	if s.pending() > 0 {
-		s.blocked.Store(true)
-		if s.pending() <= 0 { // it left meanwhile: the callback may have missed blocked
-			s.blocked.Store(false)
-		} else if s.stallAt == 0 && s.h.writeTimeout > 0 {
-			s.stallAt = now + s.h.writeTimeout
-		}
-	}
+	s.track(now)
 	return nil
 }
 
@@ -301,11 +335,12 @@ func (s *stream) finish(err error) {
 		s.state = stDone
 		timers.remove(s)
 		s.armedAt = 0
-	case !usable || s.pending() <= 0:
+	case !usable || s.pending() <= 0 || !s.await(1):
 		s.close()
 	default:
 		if s.stallAt == 0 {
 			s.stallAt = now + max(s.h.writeTimeout, int64(defaultLinger))
+			s.stallMark = s.submitted.Load()
 		}
 		s.arm(now)
 	}
@@ -359,7 +394,8 @@ func writtenSize(c *nbio.Conn, _ []byte, n int) {
 	if !ok {
 		return
 	}
-	if s.written.Add(int64(n)) >= s.submitted.Load() && s.blocked.CompareAndSwap(true, false) {
+	w := s.written.Add(int64(n))
+	if below := s.wantBelow.Load(); below > 0 && s.submitted.Load()-w < below && s.wantBelow.CompareAndSwap(below, 0) {
 		s.wake(evWritable)
 	}
 }

@@ -1,0 +1,9 @@
+package nbiosse
+
+// OnStream sets a hook called with each new stream's count of bytes handed
+// to its connection and not yet sent; nil removes it. Set it before the
+// engine serves and remove it after the engine stopped.
+func OnStream(f func(pending func() int64)) { onStream = f }
+
+// LowWater is the pending bytes below which a stream drains again.
+const LowWater = lowWater
