@@ -18,3 +18,26 @@ func Join(o core.Options) (down <-chan struct{}, ok bool) { return hook.Join(o) 
 // Leave unregisters a stream that [Join] registered. Without a Group it does
 // nothing.
 func Leave(o core.Options) { hook.Leave(o) }
+
+// Start starts the options' Observer's view of a stream that an adapter runs
+// without [Run] (see [Join]), as Run does: it calls its StreamStart and, for
+// a *core.Target, has Dispatch report its waits for queue space. Call it
+// once, after Join and before the stream's first write. It returns nil when
+// nothing observes the stream; otherwise the adapter calls the returned
+// observer's Wrote after each batch it writes (the first, with the headers,
+// may carry none) and Heartbeat after each heartbeat. Such a stream is ended
+// with [EndStarted], not [End].
+func Start(t core.EventTarget, o core.Options) core.StreamObserver {
+	so, _ := hook.Start(t, o).(core.StreamObserver)
+	return so
+}
+
+// EndStarted is [End] for a stream that [Start] started, with what Start
+// returned: the reason goes to so's End (when so is not nil), never to the
+// Observer's StreamRejected.
+func EndStarted(t core.EventTarget, o core.Options, err error, so core.StreamObserver) error {
+	if isNil(t) {
+		t = nil
+	}
+	return hook.EndStarted(t, o, err, so)
+}

@@ -331,3 +331,61 @@ func TestObserversCombine(t *testing.T) {
 		t.Fatal("Observers of nothing is not nil")
 	}
 }
+
+// TestObserverWithoutRun guards the observer kit of adapters that run their
+// streams without Run (the event-loop adapter): Start reports the start and
+// has Dispatch report its waits, EndStarted the end to the stream's own
+// observer (never StreamRejected, even when StreamStart ignored the stream).
+func TestObserverWithoutRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		obs := &obsRecorder{}
+		o := observed(obs, "/r")
+		tg := core.NewTarget(core.WithQueueBytes(1))
+		so := adapter.Start(tg, o)
+		if so == nil {
+			t.Fatal("Start: no StreamObserver")
+		}
+		so.Wrote(2, 10)
+		so.Heartbeat()
+		_, _ = tg.Drain(nil) // the stream started: Dispatch now waits at the limit
+		tg.Dispatch(core.Message{Data: "1"})
+		waited := make(chan error, 1)
+		go func() { waited <- tg.Dispatch(core.Message{Data: "2"}) }()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		_, _ = tg.Drain(nil) // lets the waiting Dispatch in
+		if err := <-waited; err != nil {
+			t.Fatal(err)
+		}
+		if err := adapter.EndStarted(tg, o, core.ErrClientGone, so); !errors.Is(err, core.ErrClientGone) {
+			t.Fatalf("EndStarted: got %v", err)
+		}
+		if got, want := strings.Join(obs.lines(), "|"), "start test /r req-1|heartbeat|end client_gone"; got != want {
+			t.Fatalf("got %q; want %q", got, want)
+		}
+		if obs.events != 2 || obs.bytes != 10 || obs.waited != 3*time.Second {
+			t.Fatalf("got %d events, %d bytes, %v waited; want 2, 10, 3s", obs.events, obs.bytes, obs.waited)
+		}
+	})
+	ignore := &obsRecorder{}
+	o := core.NewOptions(core.WithObserver(nilStream{ignore}))
+	tg := core.NewTarget()
+	if so := adapter.Start(tg, o); so != nil {
+		t.Fatalf("Start: got %v; want nil for an ignored stream", so)
+	}
+	_ = adapter.EndStarted(tg, o, nil, nil)
+	if got := strings.Join(ignore.lines(), "|"); got != "start   " {
+		t.Fatalf("ignored stream: got %q; want its start only (not rejected)", got)
+	}
+	if so := adapter.Start(core.NewTarget(), core.NewOptions()); so != nil {
+		t.Fatal("Start without an Observer: not nil")
+	}
+}
+
+// nilStream is an Observer whose StreamStart ignores every stream.
+type nilStream struct{ *obsRecorder }
+
+func (n nilStream) StreamStart(info core.StreamInfo) core.StreamObserver {
+	n.obsRecorder.StreamStart(info)
+	return nil
+}

@@ -13,6 +13,26 @@ func init() {
 		o.(*Options).info = &i
 	}
 	hook.Refusal = refusal
+	hook.Start = func(t, o any) any {
+		opts := o.(Options)
+		if opts.Observer == nil {
+			return nil
+		}
+		so := callStart(opts.Observer, opts.streamInfo())
+		if q, ok := t.(*Target); ok && so != nil {
+			q.observe(so)
+		}
+		if so == nil {
+			return nil // not a nil StreamObserver in an any
+		}
+		return so
+	}
+	hook.EndStarted = func(t, o any, err error, so any) error {
+		tg, _ := t.(EventTarget)
+		opts := o.(Options)
+		s, _ := so.(StreamObserver)
+		return endStream(tg, &opts, err, true, s)
+	}
 }
 
 // end ends a stream: it stops t (when not nil) with err and reports err to

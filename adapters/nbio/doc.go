@@ -35,11 +35,12 @@
 //     none when nothing is ready) runs a woken stream: it drains the target,
 //     writes the batch as one chunk and returns.
 //   - Writes never block: nbio writes what the socket takes and keeps the rest
-//     until the socket is writable. While a batch has not fully left, the
+//     until the socket is writable. While 64 KiB or more has not left, the
 //     stream does not drain again (the target queues, and its producers wait
 //     at its limit, [core.WithQueueBytes]), so the connection buffers at most
-//     one batch; if it has not left after [core.Options.WriteTimeout], the
-//     client is stalled and the stream ends with [core.ErrWrite].
+//     64 KiB and one batch; if bytes written have not left after one to two
+//     [core.Options.WriteTimeout], the client is stalled and the stream ends
+//     with [core.ErrWrite].
 //   - Heartbeats, the close rules, [core.Group] shutdown, OnEnd (once per
 //     request) and the refusal during shutdown behave as on every adapter;
 //     the conformance suite proves it. After a clean end the connection goes
@@ -52,7 +53,9 @@
 // refused with [ErrUnsupportedConn]); no request context that ends with the
 // client; the request is valid only until the handler returns; requests
 // pipelined behind a stream on its connection are not served; the engine
-// must be prepared with [Attach]; and [core.WithObserver] is not supported
-// yet (the stream does not run core's loop, which reports to the Observer:
-// its streams would be reported as rejected requests when they end).
+// must be prepared with [Attach].
+//
+// A [core.WithObserver] Observer hears of nbio streams as of any adapter's
+// (the adapter "nbio", the ServeMux pattern as the route), through
+// [adapter.Start] and [adapter.EndStarted].
 package nbiosse

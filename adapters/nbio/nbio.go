@@ -91,7 +91,16 @@ func Handle(h HandlerFunc, opts ...core.Option) http.Handler {
 
 // ServeHTTP implements http.Handler.
 func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t, err := adapter.CallHandler(hd.o, r, hd.h)
+	o := &hd.o
+	if adapter.Observed(hd.o) {
+		// This request's own copy of the options, described for the
+		// Observer; unobserved streams share the handler's.
+		o = new(core.Options)
+		*o = hd.o
+		adapter.Describe(o, core.StreamInfo{Adapter: "nbio", Route: r.Pattern,
+			RequestID: adapter.RequestID(w.Header(), r.Header), Context: r.Context(), Start: time.Now()})
+	}
+	t, err := adapter.CallHandler(*o, r, hd.h)
 	switch {
 	case errors.Is(err, core.ErrShutdown):
 		refuse(w, r)
@@ -103,32 +112,33 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res, nbc, err := hijackable(w)
 	if err != nil {
-		err = adapter.End(t, hd.o, err)
+		err = adapter.End(t, *o, err)
 		logPanic(err)
 		http.Error(w, core.ErrorText(err), core.StatusOf(err))
 		return
 	}
-	if adapter.Closing(hd.o) {
+	if adapter.Closing(*o) {
 		refuse(w, r)
-		logPanic(adapter.End(t, hd.o, core.ErrShutdown))
+		logPanic(adapter.End(t, *o, core.ErrShutdown))
 		return
 	}
 	if r.Method == http.MethodHead {
 		adapter.SetHeader(w.Header())
 		w.WriteHeader(http.StatusOK)
-		logPanic(adapter.End(t, hd.o, nil)) // the headers are the whole answer
+		logPanic(adapter.End(t, *o, nil)) // the headers are the whole answer
 		return
 	}
-	down, ok := adapter.Join(hd.o)
+	down, ok := adapter.Join(*o)
 	if !ok {
 		refuse(w, r)
-		logPanic(adapter.End(t, hd.o, core.ErrShutdown))
+		logPanic(adapter.End(t, *o, core.ErrShutdown))
 		return
 	}
 	s := &stream{
 		nbc:     nbc,
 		t:       t,
 		h:       hd,
+		o:       o,
 		down:    down,
 		wslot:   -1,
 		chunked: r.ProtoAtLeast(1, 1),
@@ -157,6 +167,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ready = make(chan struct{})
 		go s.watchReady()
 	}
+	s.so = adapter.Start(t, *o)
 	if onStream != nil {
 		onStream(s.pending)
 	}

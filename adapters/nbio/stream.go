@@ -1,6 +1,7 @@
 package nbiosse
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -34,9 +35,11 @@ type stream struct {
 	conn    net.Conn // the hijacked connection, as nbhttp hands it out
 	t       core.EventTarget
 	h       *handler
-	down    <-chan struct{} // the Group's shutdown; nil without one
-	head    []byte          // the response head, sent with the first batch
-	chunked bool            // HTTP/1.1: chunked framing; HTTP/1.0: the body ends with the connection
+	o       *core.Options       // the handler's, or this request's when observed
+	so      core.StreamObserver // nil when nobody observes the stream
+	down    <-chan struct{}     // the Group's shutdown; nil without one
+	head    []byte              // the response head, sent with the first batch
+	chunked bool                // HTTP/1.1: chunked framing; HTTP/1.0: the body ends with the connection
 	// keepAlive: after a clean end the connection goes back to nbhttp's
 	// parser (hc.Parser, parser) for the next request, as net/http keeps it.
 	keepAlive bool
@@ -169,6 +172,9 @@ func (s *stream) run() {
 			s.finish(err)
 			return
 		}
+		if s.so != nil {
+			s.so.Heartbeat()
+		}
 		s.last = now
 	}
 	s.arm(now)
@@ -271,6 +277,9 @@ func (s *stream) drain(first bool) (int, bool, error) {
 	if err := s.write(out, mono()); err != nil {
 		return 0, end, err
 	}
+	if s.so != nil {
+		s.so.Wrote(countEvents(b[len(b)-n:]), n) // b ends with the batch
+	}
 	return n, end, nil
 }
 
@@ -320,11 +329,11 @@ func (s *stream) finish(err error) {
 			usable, reuse = false, false
 		}
 	}
-	err = adapter.End(s.t, s.h.o, err)
+	err = adapter.EndStarted(s.t, *s.o, err, s.so)
 	logPanic(err)
 	if s.down != nil {
 		unwatchGroup(s, s.down)
-		adapter.Leave(s.h.o)
+		adapter.Leave(*s.o)
 	}
 	if s.ready != nil {
 		close(s.ready)
@@ -361,6 +370,12 @@ func (s *stream) close() {
 	s.armedAt = 0
 	_ = s.nbc.Close()
 }
+
+// countEvents counts the events in encoded frames, as core's loop does for
+// the Observer: each ends with the only blank line it holds.
+func countEvents(b []byte) int { return bytes.Count(b, blankLine) }
+
+var blankLine = []byte("\n\n")
 
 // endReason is the reason a target that ended by itself reports through an
 // Err() error method ([core.Target], broker subscriptions); nil otherwise.

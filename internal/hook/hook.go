@@ -32,3 +32,12 @@ var Join func(o any) (down <-chan struct{}, ok bool)
 
 // Leave unregisters a stream Join registered; see adapter.Leave.
 var Leave func(o any)
+
+// Start starts observing a stream run without Run: t is a core.EventTarget,
+// o a core.Options; it returns a core.StreamObserver or nil. See
+// adapter.Start.
+var Start func(t, o any) any
+
+// EndStarted is End for a stream Start started; so is what Start returned.
+// See adapter.EndStarted.
+var EndStarted func(t, o any, err error, so any) error
