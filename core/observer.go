@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -74,12 +75,13 @@ const (
 	// EndClosed: the target ended normally (Close, a close event).
 	EndClosed EndReason = "closed"
 	// EndClientGone: the client went away (the request context was
-	// cancelled, or an adapter saw its connection close).
+	// cancelled, an adapter saw its connection close, or a write found it
+	// closed: EPIPE, ECONNRESET).
 	EndClientGone EndReason = "client_gone"
 	// EndStalled: a write missed its deadline (Options.WriteTimeout): the
 	// client stopped reading.
 	EndStalled EndReason = "stalled"
-	// EndWriteError: a write or flush failed (the connection broke).
+	// EndWriteError: a write or flush failed otherwise.
 	EndWriteError EndReason = "write_error"
 	// EndSlowSubscriber: a broker subscription fell too far behind and was
 	// disconnected.
@@ -99,7 +101,9 @@ const (
 // Reason classifies the reason a stream ended (what Options.OnEnd
 // receives): nil is EndClosed; ErrClientGone, ErrShutdown and *PanicError
 // have their own; an error matching ErrWrite is EndStalled when the write
-// missed its deadline (os.ErrDeadlineExceeded) and EndWriteError otherwise.
+// missed its deadline (os.ErrDeadlineExceeded), EndClientGone when the
+// client had closed the connection (syscall.EPIPE, syscall.ECONNRESET), and
+// EndWriteError otherwise.
 // An error with an EndReason() EndReason method (in its chain) reports its
 // own, as broker's ErrSlowSubscriber does. Anything else is EndError.
 func Reason(err error) EndReason {
@@ -114,8 +118,11 @@ func Reason(err error) EndReason {
 	case errors.Is(err, ErrClientGone):
 		return EndClientGone
 	case errors.Is(err, ErrWrite):
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			return EndStalled
+		case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+			return EndClientGone // the write found the connection closed by the client
 		}
 		return EndWriteError
 	case errors.As(err, &r):

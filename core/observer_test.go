@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/ssekit/ssekit/core"
@@ -27,7 +28,9 @@ func TestReason(t *testing.T) {
 		{fmt.Errorf("x: %w", core.ErrShutdown), core.EndShutdown},
 		{&core.PanicError{Value: 1}, core.EndPanic},
 		{write(os.ErrDeadlineExceeded), core.EndStalled},
-		{write(errors.New("broken pipe")), core.EndWriteError},
+		{write(errors.New("short write")), core.EndWriteError},
+		{write(&os.SyscallError{Syscall: "write", Err: syscall.EPIPE}), core.EndClientGone},
+		{write(syscall.ECONNRESET), core.EndClientGone},
 		{fmt.Errorf("wrapped: %w", reasoned{}), core.EndSlowSubscriber},
 		{errors.New("other"), core.EndError},
 	} {
