@@ -49,7 +49,7 @@ var frameworks = []string{
 }
 
 // products are the modules the release tags, as "<dir>/" tag prefixes.
-var products = []string{"", "adapters/echo/", "adapters/echov5/", "adapters/fiber/", "adapters/fiberv3/", "adapters/gin/", "adapters/nbio/", "broker/redis/"}
+var products = []string{"", "adapters/echo/", "adapters/echov5/", "adapters/fiber/", "adapters/fiberv3/", "adapters/gin/", "adapters/nbio/", "broker/redis/", "metrics/otelsse/", "metrics/promsse/"}
 
 type consumer struct {
 	name   string
