@@ -13,11 +13,30 @@ require (
 	github.com/ssekit/ssekit/adapters/fiber v0.0.0
 	github.com/ssekit/ssekit/adapters/gin v0.0.0
 	github.com/ssekit/ssekit/adapters/nbio v0.0.0
+	github.com/ssekit/ssekit/metrics/otelsse v0.0.0
+	github.com/ssekit/ssekit/metrics/promsse v0.0.0
 	github.com/tmaxmax/go-sse v0.12.0
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.uber.org/goleak v1.3.0
 )
 
-require github.com/lesismal/llib v1.2.2 // indirect
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/lesismal/llib v1.2.2 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/metric v1.47.0 // indirect
+	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
+)
 
 require (
 	github.com/bytedance/gopkg v0.1.3 // indirect
@@ -62,7 +81,7 @@ require (
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/cenkalti/backoff.v1 v1.1.0 // indirect
 )
 
@@ -74,5 +93,10 @@ replace (
 )
 
 replace github.com/ssekit/ssekit/broker/redis => ../broker/redis
+
+replace (
+	github.com/ssekit/ssekit/metrics/otelsse => ../metrics/otelsse
+	github.com/ssekit/ssekit/metrics/promsse => ../metrics/promsse
+)
 
 replace github.com/ssekit/ssekit/adapters/nbio => ../adapters/nbio

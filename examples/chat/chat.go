@@ -17,16 +17,23 @@ import (
 	"html"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/ssekit/ssekit/broker"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/metrics/promsse"
 )
 
 //go:embed page.html
@@ -58,10 +65,10 @@ const privatePrefix = "private-"
 // http.Server.RegisterOnShutdown, which gives the hook no context.
 const shutdownTimeout = 10 * time.Second
 
-// StreamOptions configure every stream: a heartbeat every 10s keeps proxies
+// streamOptions configure every stream: a heartbeat every 10s keeps proxies
 // from closing idle streams, and a server that learns of a client that left
 // only from a failed write notices it sooner.
-var StreamOptions = []core.Option{core.WithHeartbeat(10 * time.Second)}
+var streamOptions = []core.Option{core.WithHeartbeat(10 * time.Second)}
 
 // roomName is what a room may be called: it becomes the broker topic
 // "room:<name>".
@@ -111,6 +118,8 @@ type Chat struct {
 	limits  Limits
 	limiter *limiter   // messages and joins per client
 	rooms   *roomTable // rooms holding messages
+	metrics *promsse.Metrics
+	reg     *prometheus.Registry // what /metrics serves
 }
 
 // Options configures New.
@@ -131,7 +140,14 @@ func New(o Options) *Chat {
 		// MaxRooms, this bounds what the chat holds (see defaultLimits).
 		backend = broker.NewMemory(broker.MemoryOptions{MaxLen: l.RoomLog, MaxAge: l.RoomAge})
 	}
-	c.broker = broker.New(broker.Options{Backend: backend, Authorize: c.authorize})
+	// Metrics of the streams (StreamOptions) and of the broker, served on
+	// /metrics (MetricsHandler) with the Go runtime's; the broker's faults
+	// (a Redis feed that broke, slow subscribers) are logged too.
+	c.metrics = promsse.New(promsse.Options{})
+	c.reg = prometheus.NewRegistry()
+	c.reg.MustRegister(c.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c.broker = broker.New(broker.Options{Backend: backend, Authorize: c.authorize,
+		Observer: broker.Observers(c.metrics, broker.LogObserver(slog.Default()))})
 	b, err := pageFS.ReadFile("page.html")
 	if err != nil {
 		panic(err)
@@ -142,6 +158,44 @@ func New(o Options) *Chat {
 
 // Limits returns the chat's limits, its defaults filled in.
 func (c *Chat) Limits() Limits { return c.limits }
+
+// StreamOptions returns the options of the event stream route: a heartbeat,
+// and the metrics.
+func (c *Chat) StreamOptions() []core.Option {
+	return append(slices.Clip(streamOptions), core.WithObserver(c.metrics))
+}
+
+// MetricsHandler serves the metrics in Prometheus' format, for GET
+// /metrics. A real deployment keeps it off the public listener (or behind
+// auth): it tells how busy the server is.
+func (c *Chat) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{})
+}
+
+// PresenceHandler answers GET /presence with how many people are in each
+// public room, on every instance sharing the backend (see
+// broker.Broker.ClusterPresence: with Redis, other instances' counts are a
+// few seconds old): {"rooms":{"lobby":2}}. Private rooms are left out.
+func (c *Chat) PresenceHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := c.broker.ClusterPresence(r.Context())
+		if err != nil {
+			http.Error(w, "presence unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		rooms := map[string]int{}
+		for t, n := range p {
+			if room, ok := strings.CutPrefix(t, "room:"); ok && !strings.HasPrefix(room, privatePrefix) {
+				rooms[room] = n
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(struct {
+			Rooms map[string]int `json:"rooms"`
+		}{rooms})
+	})
+}
 
 // Broker returns the chat's broker.
 func (c *Chat) Broker() *broker.Broker { return c.broker }

@@ -19,7 +19,9 @@ func serveNetHTTP(ln net.Listener, c *Chat) func(context.Context) error {
 	mux.Handle("GET /{$}", c.PageHandler("net/http"))
 	mux.Handle("GET /rooms/{room}/events", nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		return c.Subscribe(r.Context(), StreamRequestOf(r, r.PathValue("room"), nethttpsse.LastEventID(r)))
-	}, StreamOptions...))
+	}, c.StreamOptions()...))
+	mux.Handle("GET /metrics", c.MetricsHandler())
+	mux.Handle("GET /presence", c.PresenceHandler())
 	// The POST routes' bodies are bounded by Serve (guardBodies).
 	for route, f := range map[string]func(context.Context, PostRequest) (Posted, error){
 		"POST /rooms/{room}/messages": c.Post,

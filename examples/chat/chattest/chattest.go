@@ -36,6 +36,7 @@ func Run(t *testing.T, fw chat.Framework) {
 		{"BadInput", testBadInput},
 		{"PrivateRoom", testPrivateRoom},
 		{"Page", testPage},
+		{"MetricsAndPresence", testMetricsAndPresence},
 		{"Shutdown", testShutdown},
 		{"RedisSharedRoom", testRedisSharedRoom},
 		{"RedisUnreachable", testRedisUnreachable},
@@ -497,6 +498,56 @@ func testPage(t *testing.T, fw chat.Framework) {
 	}
 	if strings.Contains(page, "{{") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
 		t.Error("the page has an unfilled placeholder or an external asset")
+	}
+}
+
+// testMetricsAndPresence: GET /presence counts the people in each public
+// room (private ones are left out), and GET /metrics has the streams and
+// the broker's subscribers in Prometheus' format.
+func testMetricsAndPresence(t *testing.T, fw chat.Framework) {
+	hc := httpClient(t)
+	base := start(t, fw, nil)
+	openStream(t, hc, base+"/rooms/lobby/events", "", nil)
+	openStream(t, hc, base+"/rooms/lobby/events", "", nil)
+	openStream(t, hc, base+"/rooms/random/events", "", nil)
+	openStream(t, hc, base+"/rooms/private-team/events?token="+testToken, "", nil)
+	post(t, hc, base, "lobby", message{"ann", "hello"})
+
+	code, body := do(t, hc, http.MethodGet, base+"/presence", "")
+	var p struct{ Rooms map[string]int }
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &p) != nil {
+		t.Fatalf("GET /presence: %d %q", code, body)
+	}
+	if len(p.Rooms) != 2 || p.Rooms["lobby"] != 2 || p.Rooms["random"] != 1 {
+		t.Fatalf("GET /presence: %q; want lobby 2, random 1 and no private room", body)
+	}
+
+	// The streams' figures are recorded when they flush: poll (bounded).
+	var metrics string
+	deadline := time.Now().Add(wait)
+	for {
+		code, metrics = do(t, hc, http.MethodGet, base+"/metrics", "")
+		if code == http.StatusOK && strings.Contains(metrics, `ssekit_events_written_total{adapter=`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /metrics: %d, no events written after %v:\n%s", code, wait, metrics)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`ssekit_streams_open{adapter=`,
+		`ssekit_broker_subscribers{topic="room:lobby"} 2`,
+		`ssekit_broker_subscribers{topic="room:private-team"} 1`,
+		`ssekit_broker_published_total{result="ok",topic="room:lobby"} 1`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("GET /metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+	if n := strings.Count(metrics, "ssekit_streams_open{"); n != 1 {
+		t.Errorf("GET /metrics: %d series of ssekit_streams_open; want 1 (the events route)", n)
 	}
 }
 

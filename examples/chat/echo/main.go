@@ -27,7 +27,9 @@ func serve(ln net.Listener, c *chat.Chat) func(context.Context) error {
 	e.GET("/", echo.WrapHandler(c.PageHandler("Echo")))
 	e.GET("/rooms/:room/events", echosse.Handle(func(ec echo.Context) (core.EventTarget, error) {
 		return c.Subscribe(ec.Request().Context(), chat.StreamRequestOf(ec.Request(), ec.Param("room"), echosse.LastEventID(ec)))
-	}, chat.StreamOptions...))
+	}, c.StreamOptions()...))
+	e.GET("/metrics", echo.WrapHandler(c.MetricsHandler()))
+	e.GET("/presence", echo.WrapHandler(c.PresenceHandler()))
 	// The POST routes' bodies are bounded by c.Serve (guardBodies).
 	for path, f := range map[string]func(context.Context, chat.PostRequest) (chat.Posted, error){
 		"/rooms/:room/messages": c.Post,

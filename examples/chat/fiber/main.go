@@ -55,7 +55,9 @@ func serve(ln net.Listener, c *chat.Chat) func(context.Context) error {
 	app.Get("/rooms/:room/events", fibersse.Handle(func(f *fiber.Ctx) (core.EventTarget, error) {
 		return c.Subscribe(f.UserContext(), chat.StreamRequest{Room: f.Params("room"), Token: fiberToken(f),
 			LastEventID: fibersse.LastEventID(f), Since: f.Query("since")})
-	}, chat.StreamOptions...))
+	}, c.StreamOptions()...))
+	app.Get("/metrics", adaptor.HTTPHandler(c.MetricsHandler()))
+	app.Get("/presence", adaptor.HTTPHandler(c.PresenceHandler()))
 	for path, h := range map[string]func(context.Context, chat.PostRequest) (chat.Posted, error){
 		"/rooms/:room/messages": c.Post,
 		"/rooms/:room/join":     c.Join,

@@ -28,7 +28,9 @@ func serve(ln net.Listener, c *chat.Chat) func(context.Context) error {
 	r.GET("/", gin.WrapH(c.PageHandler("Gin")))
 	r.GET("/rooms/:room/events", ginsse.Handle(func(g *gin.Context) (core.EventTarget, error) {
 		return c.Subscribe(g.Request.Context(), chat.StreamRequestOf(g.Request, g.Param("room"), ginsse.LastEventID(g)))
-	}, chat.StreamOptions...))
+	}, c.StreamOptions()...))
+	r.GET("/metrics", gin.WrapH(c.MetricsHandler()))
+	r.GET("/presence", gin.WrapH(c.PresenceHandler()))
 	// The POST routes' bodies are bounded by c.Serve (guardBodies).
 	for path, f := range map[string]func(context.Context, chat.PostRequest) (chat.Posted, error){
 		"/rooms/:room/messages": c.Post,
