@@ -145,6 +145,10 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		parser:  res.Parser,
 	}
 	s.keepAlive = s.chunked && !r.Close
+	s.so = adapter.Start(t, *o) // before anything can wake the stream
+	if onStream != nil {
+		onStream(s.pending)
+	}
 	s.head = head(w.Header(), r, s.chunked)
 	s.conn, _, _ = res.Hijack()
 	// Take the connection over from nbhttp: no read deadline (its keep-alive
@@ -167,11 +171,11 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ready = make(chan struct{})
 		go s.watchReady()
 	}
-	s.so = adapter.Start(t, *o)
-	if onStream != nil {
-		onStream(s.pending)
-	}
-	s.wake(evStart)
+	// The first step runs here, as net/http's loop would: the head leaves
+	// at once, and the target's queue limit holds from now on (a producer
+	// is not limited before the first drain, which must not wait for a
+	// busy pool).
+	s.runHere(evStart)
 }
 
 // onStream, when set (by tests), hears of each stream as it starts.

@@ -75,6 +75,20 @@ func (w *workers) work() {
 	}
 }
 
+// runHere records ev and runs s on the calling goroutine, as a worker
+// would, unless it is queued or running already (it then runs there).
+func (s *stream) runHere(ev uint32) {
+	s.events.Or(ev)
+	if s.sched.Add(1) != 1 {
+		return
+	}
+	n := s.sched.Load()
+	s.run()
+	if s.sched.Add(-n) != 0 {
+		pool.push(s) // woken meanwhile
+	}
+}
+
 // wake records ev and queues s unless it is queued or running already.
 func (s *stream) wake(ev uint32) {
 	s.events.Or(ev)
