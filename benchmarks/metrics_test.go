@@ -11,6 +11,7 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/ssekit/ssekit/adapter"
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/benchmarks/internal/subjects"
 	"github.com/ssekit/ssekit/benchmarks/internal/wire"
@@ -66,8 +67,11 @@ func BenchmarkMetrics(b *testing.B) {
 				}
 				defer srv.Close()
 				b.ResetTimer()
+				cpu := cpuTime()
 				d, got, err := burst(srv, b.N, 2*time.Minute)
+				cpu = cpuTime() - cpu
 				b.StopTimer()
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
 				if err != nil || got != b.N {
 					b.Fatalf("counted %d of %d events: %v", got, b.N, err)
 				}
@@ -136,6 +140,7 @@ func fanout(b *testing.B, n int, obs observer) {
 	}
 	data := strings.Repeat("x", 32)
 	b.ResetTimer()
+	cpu := cpuTime()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		if _, err := br.Publish(context.Background(), "t", core.Message{Data: data}); err != nil {
@@ -148,6 +153,63 @@ func fanout(b *testing.B, n int, obs observer) {
 		}
 	}
 	d := time.Since(start)
+	cpu = cpuTime() - cpu
 	b.StopTimer()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/delivery")
 	b.ReportMetric(float64(b.N*n)/d.Seconds(), "deliveries/s")
+}
+
+// flushSignal is an adapter writer that keeps nothing and signals every
+// flush that carried bytes.
+type flushSignal struct {
+	n       int
+	flushed chan struct{}
+}
+
+func (w *flushSignal) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+func (w *flushSignal) Flush() error {
+	if w.n > 0 {
+		w.n = 0
+		w.flushed <- struct{}{}
+	}
+	return nil
+}
+
+// BenchmarkMetricsLoop measures the stream loop's own cost per flush, with
+// no network: each op dispatches one event and waits until the loop has
+// written and flushed it into a writer that keeps nothing, so an op is one
+// full pass of the loop (wake, take, write, flush, observe), the path a
+// fan-out takes once per subscriber and event.
+func BenchmarkMetricsLoop(b *testing.B) {
+	for _, mode := range metricsModes {
+		b.Run(mode.name, func(b *testing.B) {
+			var opts []core.Option
+			if mode.make != nil {
+				opts = append(opts, core.WithObserver(mode.make(b)))
+			}
+			o := core.NewOptions(append(opts, core.WithHeartbeat(-1))...)
+			tg := core.NewTarget()
+			w := &flushSignal{flushed: make(chan struct{}, 1)}
+			done := make(chan error, 1)
+			go func() { done <- adapter.Run(context.Background(), w, tg, o) }()
+			m := core.Message{Data: strings.Repeat("x", 32)}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if err := tg.Dispatch(m); err != nil {
+					b.Fatal(err)
+				}
+				<-w.flushed
+			}
+			cpu = cpuTime() - cpu
+			b.StopTimer()
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/flush")
+			tg.Close()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 }
