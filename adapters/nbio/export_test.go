@@ -7,3 +7,6 @@ func OnStream(f func(pending func() int64)) { onStream = f }
 
 // LowWater is the pending bytes below which a stream drains again.
 const LowWater = lowWater
+
+// Workers is the most streams the worker pool runs at once.
+var Workers = pool.max
