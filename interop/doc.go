@@ -1,5 +1,5 @@
 // Package interop holds the interoperability tests of ssekit: every adapter
-// (net/http, Gin, Echo v4 and v5, Fiber v2 and v3) serves the conformance
+// (net/http, Gin, Echo v4 and v5, Fiber v2 and v3, nbio) serves the conformance
 // scenarios (package conformance) to EventSource clients that nobody on this
 // project wrote, and what they see is held to the scenarios' expectations:
 //

@@ -11,6 +11,7 @@ replace (
 	github.com/ssekit/ssekit/adapters/fiber => ../adapters/fiber
 	github.com/ssekit/ssekit/adapters/fiberv3 => ../adapters/fiberv3
 	github.com/ssekit/ssekit/adapters/gin => ../adapters/gin
+	github.com/ssekit/ssekit/adapters/nbio => ../adapters/nbio
 	github.com/ssekit/ssekit/broker/redis => ../broker/redis
 )
 
@@ -20,15 +21,19 @@ require (
 	github.com/gofiber/fiber/v3 v3.1.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/labstack/echo/v5 v5.4.4
+	github.com/lesismal/nbio v1.6.8
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/ssekit/ssekit/adapters/echo v0.0.0
 	github.com/ssekit/ssekit/adapters/echov5 v0.0.0
 	github.com/ssekit/ssekit/adapters/fiber v0.0.0
 	github.com/ssekit/ssekit/adapters/fiberv3 v0.0.0
 	github.com/ssekit/ssekit/adapters/gin v0.0.0
+	github.com/ssekit/ssekit/adapters/nbio v0.0.0
 	github.com/ssekit/ssekit/broker/redis v0.0.0
 	go.uber.org/goleak v1.3.0
 )
+
+require github.com/lesismal/llib v1.2.2 // indirect
 
 require (
 	github.com/bytedance/gopkg v0.1.3 // indirect

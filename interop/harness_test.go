@@ -36,9 +36,11 @@ import (
 	fibersse "github.com/ssekit/ssekit/adapters/fiber"
 	fiberv3sse "github.com/ssekit/ssekit/adapters/fiberv3"
 	ginsse "github.com/ssekit/ssekit/adapters/gin"
+	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/conformance"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/interop/internal/nbioserve"
 )
 
 // Besides the conformance handler on every other path, each test server has
@@ -104,7 +106,7 @@ type adapter struct {
 
 // adapters are the adapters under test, in the matrix's column order: every
 // adapter over HTTP/1.1, then those built on net/http over HTTP/2 with TLS
-// (fasthttp has no HTTP/2).
+// (fasthttp and nbhttp have no HTTP/2).
 var adapters = []adapter{
 	{"nethttp", false, serveNetHTTP},
 	{"gin", false, serveGin},
@@ -112,6 +114,7 @@ var adapters = []adapter{
 	{"echov5", false, serveEchoV5},
 	{"fiber", false, serveFiber},
 	{"fiberv3", false, serveFiberV3},
+	{"nbio", false, serveNbio},
 	{"nethttp-h2", true, serveNetHTTP},
 	{"gin-h2", true, serveGin},
 	{"echo-h2", true, serveEcho},
@@ -245,7 +248,13 @@ func serveNetHTTP(h2 bool, h conformance.Handler, opts ...core.Option) (*server,
 	sse := nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		return h(request(r))
 	}, opts...)
-	return serveHTTP(s, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHTTP(s, h2, routes(s, sse))
+}
+
+// routes serves the test routes with net/http's own API, and sse on every
+// other path.
+func routes(s *server, sse http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case pagePath:
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -263,7 +272,7 @@ func serveNetHTTP(h2 bool, h conformance.Handler, opts ...core.Option) (*server,
 		default:
 			sse.ServeHTTP(w, r)
 		}
-	}))
+	})
 }
 
 func serveGin(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
@@ -443,6 +452,35 @@ func serveFiberV3(h2 bool, h conformance.Handler, opts ...core.Option) (*server,
 	go func() { served <- app.Listener(ln, fiberv3.ListenConfig{DisableStartupMessage: true}) }()
 	s.base = "http://" + ln.Addr().String()
 	s.stopServer = func() error { return fiberStop(app.ShutdownWithTimeout, served) }
+	return s, nil
+}
+
+// serveNbio serves through the nbio adapter on an nbhttp engine (an event
+// loop: no goroutine per stream). nbhttp reuses the request once the handler
+// returns and its context does not end with the client: the handler gets
+// copies and a background context, and its producers watch the target.
+func serveNbio(h2 bool, h conformance.Handler, opts ...core.Option) (*server, error) {
+	if h2 {
+		return nil, errors.New("nbhttp has no HTTP/2")
+	}
+	s := new(server)
+	sse := nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		req := request(r)
+		req.LastEventID = nbiosse.LastEventID(r)
+		req.Header = r.Header.Clone()
+		req.Context = context.Background()
+		return h(req)
+	}, opts...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	stop, err := nbioserve.Start(ln, routes(s, sse), 0)
+	if err != nil {
+		return nil, err
+	}
+	s.base = "http://" + ln.Addr().String()
+	s.stopServer = func() error { stop(); return nil }
 	return s, nil
 }
 

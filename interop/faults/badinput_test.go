@@ -61,7 +61,7 @@ var badTopics = map[string]string{
 // a hang. With Redis, every key is under the configured prefix afterwards.
 func TestBadLastEventIDAndTopics(t *testing.T) {
 	for _, tc := range []struct{ adapter, backend string }{
-		{"nethttp", "memory"}, {"fiber", "memory"}, {"nethttp", "redis"},
+		{"nethttp", "memory"}, {"fiber", "memory"}, {"nethttp", "redis"}, {"nbio", "memory"}, {"nbio", "redis"},
 	} {
 		t.Run(tc.adapter+"/"+tc.backend, func(t *testing.T) {
 			o := broker.Options{}

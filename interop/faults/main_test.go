@@ -31,9 +31,11 @@ import (
 	fibersse "github.com/ssekit/ssekit/adapters/fiber"
 	fiberv3sse "github.com/ssekit/ssekit/adapters/fiberv3"
 	ginsse "github.com/ssekit/ssekit/adapters/gin"
+	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/core"
 	"github.com/ssekit/ssekit/internal/ssetest"
+	"github.com/ssekit/ssekit/interop/internal/nbioserve"
 )
 
 // fasthttpGlobals are fasthttp's process-wide goroutines, started once by a
@@ -96,6 +98,7 @@ var adapters = []adapter{
 	{"echov5", serveEchoV5},
 	{"fiber", serveFiber},
 	{"fiberv3", serveFiberV3},
+	{"nbio", serveNbio},
 }
 
 func adapterNamed(name string) adapter {
@@ -218,6 +221,24 @@ func serveFiberV3(t testing.TB, cfg serverConfig, h handler, opts ...core.Option
 	return serveFasthttp(t, cfg, func(ln net.Listener) error {
 		return app.Listener(ln, fiberv3.ListenConfig{DisableStartupMessage: true})
 	}, app.ShutdownWithTimeout)
+}
+
+// serveNbio serves through the nbio adapter on an nbhttp engine, whose one
+// read timeout (KeepaliveTime) takes the config's longer one. nbhttp's
+// request context does not end with the client: the route gets a
+// background one.
+func serveNbio(t testing.TB, cfg serverConfig, h handler, opts ...core.Option) string {
+	ln := listen(t, cfg)
+	stop, err := nbioserve.Start(ln, nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		req := fromHTTP(r, nbiosse.LastEventID(r))
+		req.Context = context.Background()
+		return h(req)
+	}, opts...), max(cfg.ReadHeaderTimeout, cfg.ReadTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String()
 }
 
 // ends counts the streams that ended, by reason; pass ends.option() to a

@@ -25,7 +25,7 @@ func TestFastProducerStalledClient(t *testing.T) {
 		attempt    = 64 * miB
 		writeLimit = 2 * time.Second // long enough to look at the blocked producers
 	)
-	for _, name := range []string{"nethttp", "fiber"} {
+	for _, name := range []string{"nethttp", "fiber", "nbio"} {
 		t.Run(name, func(t *testing.T) {
 			type producer struct {
 				tg       *core.Target

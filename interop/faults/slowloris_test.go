@@ -34,8 +34,9 @@ const (
 )
 
 // TestSlowloris attacks a server set up as a user should (net/http with
-// ReadHeaderTimeout; Fiber with ReadTimeout; every stream with
-// WithWriteTimeout(1s)) with clients that never finish their headers,
+// ReadHeaderTimeout; Fiber with ReadTimeout; nbhttp with KeepaliveTime;
+// every stream with WithWriteTimeout(1s)) with clients that never finish
+// their headers,
 // POSTs whose body never comes or trickles, and streams that are never read,
 // while one healthy client keeps streaming. It asserts that:
 //
@@ -46,7 +47,7 @@ const (
 //   - the healthy client keeps receiving events throughout;
 //   - heap and goroutines stay bounded and return to baseline.
 func TestSlowloris(t *testing.T) {
-	for _, name := range []string{"nethttp", "fiber", "fiberv3"} {
+	for _, name := range []string{"nethttp", "fiber", "fiberv3", "nbio"} {
 		t.Run(name, func(t *testing.T) { slowloris(t, adapterNamed(name), false) })
 	}
 }
