@@ -28,12 +28,19 @@ type deadlineWriter interface {
 // run is the stream loop every adapter shares, exported to adapter authors
 // as adapter.Run (see its documentation for the contract).
 func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown <-chan struct{}) (err error) {
-	s := loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
+	s := &loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
 	s.dw, _ = w.(deadlineWriter)
+	// The loop holds the writer role except while it waits idle, when it may
+	// lend it to a *Target's producers (direct.go).
+	q, _ := t.(*Target)
+	s.role.Lock()
 	joined, started := false, false
 	defer func() {
 		if r := recover(); r != nil {
 			err = newPanicError(r)
+		}
+		if s.lent {
+			_ = q.reclaim(s) // no producer may write once the loop returns
 		}
 		s.finish()
 		err = endStream(t, &o, err, started, s.so)
@@ -65,25 +72,21 @@ func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown 
 	// of and not moved per write: when it fires, the loop sends a heartbeat
 	// if the stream has been idle that long, and otherwise waits out the rest.
 	hb := orDefault(o.Heartbeat, DefaultHeartbeat)
-	var last time.Time        // the last write
 	var wake <-chan time.Time // nil without heartbeats
 	var timer *time.Timer
 	if hb > 0 {
-		last = time.Now()
+		s.last = time.Now()
 		timer = time.NewTimer(hb)
 		defer timer.Stop()
 		wake = timer.C
 	}
 	first := true
 	for {
-		n, end, err := s.drain(t, first)
+		_, end, err := s.drain(t, first)
 		if err != nil {
 			return err
 		}
 		first = false
-		if n > 0 && timer != nil {
-			last = time.Now()
-		}
 		if end {
 			return endReason(t)
 		}
@@ -96,18 +99,34 @@ func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown 
 		// About to wait: no deadline may stay armed meanwhile (on HTTP/2
 		// it resets the stream when it fires, write pending or not).
 		s.idle()
+		lent := q != nil && q.lend(s)
+		var woke int
 		select {
 		case <-t.Ready():
-			continue
+			woke = wokeReady
 		case <-wake:
+			woke = wokeTimer
 		case <-ctx.Done():
-			return ErrClientGone
+			woke = wokeGone
 		case <-down:
-			return s.shutdown(t)
+			woke = wokeShutdown
 		case <-shutdown:
+			woke = wokeShutdown
+		}
+		if lent {
+			if err := q.reclaim(s); err != nil {
+				return err // a direct write failed
+			}
+		}
+		switch woke {
+		case wokeReady:
+			continue
+		case wokeGone:
+			return ErrClientGone
+		case wokeShutdown:
 			return s.shutdown(t)
 		}
-		if idle := time.Since(last); idle < hb {
+		if idle := time.Since(s.last); idle < hb {
 			timer.Reset(hb - idle) // the stream wrote since the timer was set
 			continue
 		}
@@ -117,19 +136,31 @@ func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown 
 		if s.so != nil {
 			s.so.Heartbeat()
 		}
-		last = time.Now()
 		timer.Reset(hb)
 	}
 }
 
-// loop holds the per-stream write state.
+// What woke the waiting loop.
+const (
+	wokeReady = iota
+	wokeTimer
+	wokeGone
+	wokeShutdown
+)
+
+// loop holds the per-stream write state. Whoever holds role (the loop, or a
+// producer it lent the role to) owns the other fields.
 type loop struct {
-	w     hook.Writer
-	dw    deadlineWriter // nil when the writer cannot bound writes
-	wt    time.Duration  // per-write timeout; 0 means none
-	armed bool           // a write deadline is set
-	rearm time.Time      // when the deadline set is to be moved on
-	so    StreamObserver // nil when nobody observes the stream
+	role   role
+	lent   bool // the loop lent the role and has not taken it back
+	failed error
+	w      hook.Writer
+	dw     deadlineWriter // nil when the writer cannot bound writes
+	wt     time.Duration  // per-write timeout; 0 means none
+	armed  bool           // a write deadline is set
+	rearm  time.Time      // when the deadline set is to be moved on
+	last   time.Time      // when the last write started
+	so     StreamObserver // nil when nobody observes the stream
 }
 
 // drain writes everything queued in t and flushes once. With force it
@@ -173,11 +204,13 @@ var blankLine = []byte("\n\n")
 
 // send writes b (which may be empty) and flushes, under the write deadline.
 func (s *loop) send(b []byte) error {
+	now := time.Now()
+	s.last = now
 	if s.dw != nil && s.wt > 0 {
 		// Move the deadline on only once less than half of the timeout is
 		// left: every write still gets between wt/2 and wt, and a busy
 		// stream does not pay for a deadline per batch.
-		if now := time.Now(); !s.armed || now.After(s.rearm) {
+		if !s.armed || now.After(s.rearm) {
 			if err := s.dw.SetWriteDeadline(now.Add(s.wt)); err != nil {
 				s.dw = nil // the writer cannot bound writes after all
 			} else {

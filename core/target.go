@@ -94,6 +94,9 @@ type Target struct {
 	notify     func()        // replaces the send on ready (Notify)
 	space      chan struct{} // cap 1: the queue drained below the limit
 	done       chan struct{} // closed by Stop
+	queueOnly  bool          // QueueOnly: never write on a producer's goroutine
+	lent       *loop         // the stream's writer while its loop waits idle (direct.go)
+	lentAt     time.Time     // the stream's last write, while lent
 }
 
 // NewTarget returns an empty, open target.
@@ -135,7 +138,8 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 		}
 		if t.queue == nil || !t.started || len(*t.queue) < t.limit {
 			// A queue that already holds frames has a wake-up pending.
-			wake := t.queue == nil
+			fresh := t.queue == nil // the frame will be the queue's only one
+			wake := fresh
 			if wake {
 				t.queue = getBuf()
 			} else {
@@ -155,6 +159,18 @@ func (t *Target) DispatchContext(ctx context.Context, m Message) error {
 			if t.closeEvent != "" && m.Event == t.closeEvent {
 				t.closing = true
 				wake = true
+			}
+			if fresh && t.lendable() {
+				// The stream is idle: write the frame here (direct.go).
+				bp, s := t.queue, t.lent
+				t.queue, t.frames = nil, 0
+				next := t.waiting > 0
+				t.mu.Unlock()
+				if next {
+					signal(t.space)
+				}
+				t.writeDirect(s, bp)
+				return nil
 			}
 			next := t.waiting > 0 && len(q) < t.limit
 			f := t.notify
