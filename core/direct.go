@@ -1,9 +1,6 @@
 package core
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // The direct path. Handing a lone event from its producer to the stream
 // loop's goroutine means waking a parked goroutine, and on an idle machine
@@ -115,5 +112,21 @@ func (s *loop) direct(b []byte) (err error) {
 	return nil
 }
 
-// role is the writer role of a stream: whoever holds it may write.
-type role = sync.Mutex
+// role is the writer role of a stream: whoever holds it may write. It is a
+// semaphore on a channel rather than a sync.Mutex so that the loop waiting for
+// it can be woken by testing/synctest's clock (a producer's write held until
+// its deadline).
+type role chan struct{}
+
+func newRole() role { return make(role, 1) }
+
+func (r role) Lock()   { r <- struct{}{} }
+func (r role) Unlock() { <-r }
+func (r role) TryLock() bool {
+	select {
+	case r <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}

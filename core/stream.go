@@ -28,7 +28,7 @@ type deadlineWriter interface {
 // run is the stream loop every adapter shares, exported to adapter authors
 // as adapter.Run (see its documentation for the contract).
 func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown <-chan struct{}) (err error) {
-	s := &loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout)}
+	s := &loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout), role: newRole()}
 	s.dw, _ = w.(deadlineWriter)
 	// The loop holds the writer role except while it waits idle, when it may
 	// lend it to a *Target's producers (direct.go).
