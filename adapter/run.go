@@ -10,6 +10,14 @@ import (
 
 // Writer is what an adapter hands [Run]: the response body, with a way to
 // push buffered bytes to the client.
+//
+// Its methods are called by one goroutine at a time, never after Run returns,
+// but not always by Run's: while the stream of a *core.Target is idle, Run
+// lends the writer to the next producer, whose Dispatch writes and flushes
+// its message itself (only when the Writer is a [DeadlineWriter] and a write
+// timeout is set, so that such a write is bounded). The writer must therefore
+// not depend on the goroutine it is called from; net/http's, Gin's, Echo's
+// and fasthttp's response writers do not.
 type Writer interface {
 	Write(p []byte) (int, error)
 	Flush() error

@@ -42,6 +42,7 @@ func Scenarios() []Scenario {
 		dispatchBeforeReturn(),
 		flushPerEvent(),
 		burst(),
+		producersTakeTurns(),
 		idlePastWriteTimeout(),
 		shutdown(),
 		// The HTTP response (scenarios_http.go).

@@ -186,6 +186,52 @@ func burstHandler(n int) Handler {
 	}
 }
 
+func producersTakeTurns() Scenario {
+	const n, producers = 40, 4
+	want := make([]client.Event, n)
+	for i := range n {
+		want[i] = message("turn "+strconv.Itoa(i), strconv.Itoa(i))
+	}
+	return Scenario{
+		Name: "producers-take-turns",
+		Doc: `Four producer goroutines take turns dispatching 40 events, passing a token; after every third
+event the stream is left idle for 2ms. The events arrive in order: those dispatched on an idle stream
+(which Dispatch may write itself, on the producer's goroutine) and those dispatched at once after another
+(which the stream loop writes) keep one order, whichever goroutine writes.`,
+		Handler: func(Request) (core.EventTarget, error) {
+			t := core.NewTarget()
+			turn := make([]chan int, producers)
+			for k := range turn {
+				turn[k] = make(chan int, 1)
+			}
+			for k := range producers {
+				go func() {
+					for i := range turn[k] {
+						if i >= n { // the last turn: end, and let every producer go
+							t.Close()
+							for _, c := range turn {
+								close(c)
+							}
+							return
+						}
+						err := t.Dispatch(core.Message{ID: strconv.Itoa(i), Data: "turn " + strconv.Itoa(i)})
+						if err != nil {
+							i = n - 1 // the stream ended: pass the end on
+						} else if i%3 == 2 {
+							time.Sleep(2 * time.Millisecond) // the stream goes idle
+						}
+						turn[(i+1)%producers] <- i + 1
+					}
+				}()
+			}
+			turn[0] <- 0
+			return t, nil
+		},
+		Want:    want,
+		WantEnd: true,
+	}
+}
+
 func shutdown() Scenario {
 	const n = 50
 	s := Scenario{

@@ -119,6 +119,19 @@ func NewTarget(opts ...TargetOption) *Target {
 // sent, and [ErrClosed] once the stream has ended or a close event or Close
 // ended it. While the client is slower than the producer and the queue is full
 // it waits, but never beyond the end of the stream.
+//
+// When the stream is idle (nothing queued, no write under way, nothing
+// written for a short while), Dispatch writes and flushes m itself, on the
+// caller's goroutine, and returns once it is flushed: a lone event then
+// reaches the socket without waking the stream's goroutine. Such a write is
+// bounded by the stream's write timeout (Options.WriteTimeout), so a client
+// that stopped reading holds the caller no longer than that; ctx does not cut
+// it short. If it fails, the stream ends with the failure (see [Target.Err])
+// and Dispatch still returns nil, as it does for a queued message that a
+// later write loses: nil means accepted, not delivered. Messages dispatched
+// meanwhile, and bursts, are queued and written by the stream as one batch.
+// Streams whose writes cannot be bounded, and targets made with [QueueOnly],
+// never write on the caller's goroutine.
 func (t *Target) Dispatch(m Message) error {
 	return t.DispatchContext(context.Background(), m)
 }
