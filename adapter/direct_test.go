@@ -492,3 +492,35 @@ func TestNoDirectWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectWriteObserved: a direct write is reported to the stream's
+// observer like a batch of the loop, and a panic in the observer there ends
+// the stream, not the producer.
+func TestDirectWriteObserved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		obs := &obsRecorder{}
+		tg := core.NewTarget()
+		w := &opWriter{}
+		o := observed(obs, "/r")
+		o.Heartbeat = -1
+		done := idleStream(tg, w, o)
+		if err := tg.Dispatch(core.Message{Data: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		obs.mu.Lock()
+		events, bytes := obs.events, obs.bytes
+		obs.panics = "wrote"
+		obs.mu.Unlock()
+		if events != 1 || bytes != len("data: x\n\n") {
+			t.Fatalf("observer got %d events, %d bytes when Dispatch returned; want 1, %d", events, bytes, len("data: x\n\n"))
+		}
+		time.Sleep(time.Millisecond)
+		if err := tg.Dispatch(core.Message{Data: "y"}); err != nil {
+			t.Fatalf("Dispatch with a panicking observer: %v", err)
+		}
+		var pe *core.PanicError
+		if err := <-done; !errors.As(err, &pe) {
+			t.Fatalf("Run: got %v; want a *PanicError from the observer", err)
+		}
+	})
+}

@@ -27,8 +27,10 @@ type Observer interface {
 }
 
 // StreamObserver hears of one stream, from [Observer.StreamStart] to End.
-// Wrote and Heartbeat run on the stream's goroutine, between writes: keep
-// them cheap (an atomic add). DispatchWaited runs on the producer's.
+// Wrote and Heartbeat run between writes, one at a time, on the goroutine
+// that wrote: the stream's, or a producer's whose Dispatch wrote a lone event
+// itself (see [Target.Dispatch]). Keep them cheap (an atomic add).
+// DispatchWaited runs on the producer's.
 type StreamObserver interface {
 	// Wrote is called after each batch the stream wrote and flushed: events
 	// is the number of events in it, bytes their size. The first call, for
