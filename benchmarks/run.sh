@@ -54,8 +54,8 @@ bench -test.bench '^BenchmarkEncode$' -test.benchtime 0.5s | tee "$out/bench.txt
 step "burst: $BURST_EVENTS events per run"
 bench -test.bench '^BenchmarkBurst$' -test.benchtime "${BURST_EVENTS}x" | grep '^Benchmark' | tee -a "$out/bench.txt"
 step "lone events: $LONE_EVENTS per run, 2 ms apart, $COUNT interleaved rounds"
-# Rounds interleave the subjects (one run of each per round), so that the
-# ratios to the baselines hold under a load that changes during the step.
+# Each run measures every subject at once, events taking turns (BenchmarkLatency),
+# and rounds repeat it, so that the ratios to the baselines hold under load.
 for _ in $(seq "$COUNT"); do
 	"$bin/bench.test" -test.run '^$' -test.count 1 -test.benchmem -test.bench '^BenchmarkLatency$' \
 		-test.benchtime "${LONE_EVENTS}x" | grep '^Benchmark' | tee -a "$out/bench.txt"

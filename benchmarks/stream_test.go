@@ -2,9 +2,11 @@ package benchmarks
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,19 +63,35 @@ func BenchmarkBurst(b *testing.B) {
 // lone sends n events gap apart on one /lone stream and returns each event's
 // delivery latency, measured by the client.
 func lone(srv *subjects.Server, n int, gap, timeout time.Duration) ([]time.Duration, error) {
-	deadline := time.Now().Add(timeout)
+	lat, err := loneAll([]*subjects.Server{srv}, n, gap, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return lat[0], nil
+}
+
+// loneStream is one /lone stream under measurement: a client reading it on
+// its own goroutine, and the sender that feeds it.
+type loneStream struct {
+	c    *wire.Conn
+	snd  subjects.Sender
+	lat  []time.Duration // written by the reader until read delivers
+	read chan error
+}
+
+// openLone opens a /lone stream on srv and starts reading n events from it.
+func openLone(srv *subjects.Server, n int, deadline time.Time) (*loneStream, error) {
 	c, err := wire.Dial(srv.Addr, "/lone", deadline)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	snd, err := srv.NextLone(timeout)
+	snd, err := srv.NextLone(time.Until(deadline))
 	if err != nil {
+		c.Close()
 		return nil, err
 	}
 	_ = c.SetDeadline(deadline)
-	lat := make([]time.Duration, 0, n)
-	read := make(chan error, 1)
+	l := &loneStream{c: c, snd: snd, lat: make([]time.Duration, 0, n), read: make(chan error, 1)}
 	go func() {
 		evs := wire.Events{On: func(ev []byte) error {
 			now := since()
@@ -85,34 +103,61 @@ func lone(srv *subjects.Server, n int, gap, timeout time.Duration) ([]time.Durat
 			if err != nil {
 				return fmt.Errorf("bad data %q", v)
 			}
-			lat = append(lat, time.Duration(now-ts))
-			if len(lat) == n {
+			l.lat = append(l.lat, time.Duration(now-ts))
+			if len(l.lat) == n {
 				return wire.ErrStop
 			}
 			return nil
 		}}
-		read <- c.Body(evs.Feed)
+		l.read <- c.Body(evs.Feed)
 	}()
-	tick := time.NewTicker(gap)
-	defer tick.Stop()
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			select {
-			case <-tick.C:
-			case err := <-read:
-				return nil, fmt.Errorf("stream ended after %d events: %v", i, err)
-			}
+	return l, nil
+}
+
+// loneAll measures lone events on one stream per server at once: n events
+// per stream, each stream's events gap apart, the streams taking turns (in a
+// rotating order) so that every server meets the same load, GC pauses and
+// noise from the rest of the machine. It returns each stream's latencies.
+func loneAll(srvs []*subjects.Server, n int, gap, timeout time.Duration) ([][]time.Duration, error) {
+	deadline := time.Now().Add(timeout)
+	streams := make([]*loneStream, 0, len(srvs))
+	defer func() {
+		for _, l := range streams {
+			l.c.Close()
 		}
-		if err := snd.Send(since()); err != nil {
+	}()
+	for _, srv := range srvs {
+		l, err := openLone(srv, n, deadline)
+		if err != nil {
 			return nil, err
 		}
+		streams = append(streams, l)
 	}
-	err = <-read
-	snd.Close()
-	if err == nil && len(lat) != n {
-		err = fmt.Errorf("received %d of %d events", len(lat), n)
+	k := len(streams)
+	tick := time.NewTicker(gap / time.Duration(k))
+	defer tick.Stop()
+	for i := 0; i < n*k; i++ {
+		if i > 0 {
+			<-tick.C
+		}
+		l := streams[(i%k+i/k)%k]
+		if err := l.snd.Send(since()); err != nil {
+			return nil, fmt.Errorf("stream %d: sending event %d: %v", (i%k+i/k)%k, i/k, err)
+		}
 	}
-	return lat, err
+	out := make([][]time.Duration, k)
+	for j, l := range streams {
+		err := <-l.read
+		l.snd.Close()
+		if err == nil && len(l.lat) != n {
+			err = fmt.Errorf("received %d of %d events", len(l.lat), n)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %d: %v", j, err)
+		}
+		out[j] = l.lat
+	}
+	return out, nil
 }
 
 // percentile returns the p-th percentile (0 < p <= 1) of sorted d.
@@ -124,33 +169,45 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[max(0, min(i, len(d)-1))]
 }
 
-// LoneGap is the time between two lone events.
+// LoneGap is the time between two lone events of a stream.
 const LoneGap = 2 * time.Millisecond
 
 // BenchmarkLatency measures the delivery latency of lone events, LoneGap
-// apart; b.N is the number of events (use -benchtime=500x). ns/op is the gap
-// plus overhead and means nothing; read p50-ns, p99-ns and p99.9-ns. Compare
-// the adapters with base-direct, the floor (the producer writes each event
-// itself), and with base-nethttp (the producer hands each event to the
+// apart on each stream, on every subject at once (see loneAll): the figures
+// of one run are paired, so their ratios hold on a busy machine. b.N is the
+// number of events per stream (use -benchtime=500x), taken from -benchtime
+// for the shared run; ns/op means nothing; read p50-ns, p99-ns and p99.9-ns.
+// Compare the adapters with base-direct, the floor (the producer writes each
+// event itself), and with base-nethttp (the producer hands each event to the
 // handler's goroutine through a channel, as most handlers do).
 func BenchmarkLatency(b *testing.B) {
-	for _, s := range subjects.All {
+	n := 500
+	if f := flag.Lookup("test.benchtime"); f != nil {
+		if v, ok := strings.CutSuffix(f.Value.String(), "x"); ok {
+			if i, err := strconv.Atoi(v); err == nil && i > 0 {
+				n = i
+			}
+		}
+	}
+	srvs := make([]*subjects.Server, len(subjects.All))
+	for i, s := range subjects.All {
+		srv, err := s.Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer srv.Close()
+		srvs[i] = srv
+	}
+	lat, err := loneAll(srvs, n, LoneGap, time.Minute+time.Duration(n)*LoneGap*2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, s := range subjects.All {
+		slices.Sort(lat[i])
 		b.Run(s.ID, func(b *testing.B) {
-			srv, err := s.Start()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer srv.Close()
-			b.ResetTimer()
-			lat, err := lone(srv, b.N, LoneGap, time.Minute+time.Duration(b.N)*LoneGap*2)
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(percentile(lat, 0.5)), "p50-ns")
-			b.ReportMetric(float64(percentile(lat, 0.99)), "p99-ns")
-			b.ReportMetric(float64(percentile(lat, 0.999)), "p99.9-ns")
+			b.ReportMetric(float64(percentile(lat[i], 0.5)), "p50-ns")
+			b.ReportMetric(float64(percentile(lat[i], 0.99)), "p99-ns")
+			b.ReportMetric(float64(percentile(lat[i], 0.999)), "p99.9-ns")
 		})
 	}
 }
