@@ -1,7 +1,8 @@
 // Command fanout measures the fan-out of events to many subscribers: ssekit's
-// broker (in memory, and on Redis) served through its net/http adapter,
-// against go-sse's Server, r3labs/sse's Server and a hand-written broadcast,
-// side by side in one run.
+// broker (in memory, and on Redis) served through its net/http adapter, and
+// in memory through its nbio adapter (an event loop: no goroutine per
+// subscriber), against go-sse's Server, r3labs/sse's Server and a
+// hand-written broadcast, side by side in one run.
 //
 // For each implementation it starts two fresh processes, this same binary
 // with -role server -impl ID and with -role clients, so that the server's
@@ -72,7 +73,8 @@ type Output struct {
 	Rounds      int          `json:"rounds"`
 	Results     []Result     `json:"results"` // one per implementation: medians over the rounds
 	Targets     []Target     `json:"targets"`
-	Runs        []Result     `json:"runs"` // every round of every implementation, in the order run
+	EventLoop   *LoopTarget  `json:"event_loop,omitempty"` // issue 12, when ssekit-nbio and ssekit both ran
+	Runs        []Result     `json:"runs"`                 // every round of every implementation, in the order run
 }
 
 // Result is one implementation's figures.
@@ -144,6 +146,18 @@ type Target struct {
 	MemPerSub  float64 `json:"mem_per_sub"`
 	MemLimit   float64 `json:"mem_limit"` // the hand-written broadcast's
 	MemOK      bool    `json:"mem_ok"`
+}
+
+// LoopTarget is issue 12's check of the nbio adapter (ssekit-nbio) against
+// the net/http adapter on the same in-memory broker (ssekit), in the same
+// run at the same width: p99 no worse, every event delivered.
+type LoopTarget struct {
+	P99MS        float64 `json:"p99_ms"`
+	NetHTTPP99MS float64 `json:"nethttp_p99_ms"`
+	MemPerSub    float64 `json:"mem_per_sub"`
+	NetHTTPMem   float64 `json:"nethttp_mem_per_sub"`
+	Complete     bool    `json:"complete"` // both delivered every event
+	OK           bool    `json:"ok"`
 }
 
 func main() {
@@ -269,7 +283,30 @@ func measure(cfg config) Output {
 		}
 	}
 	res.Targets = targets(res.Results)
+	res.EventLoop = loopTarget(res.Results)
 	return res
+}
+
+// loopTarget compares ssekit-nbio with ssekit; nil unless both have latency
+// figures.
+func loopTarget(results []Result) *LoopTarget {
+	var nb, nh *Result
+	for i, r := range results {
+		switch {
+		case r.Latency == nil:
+		case r.Impl == "ssekit-nbio":
+			nb = &results[i]
+		case r.Impl == "ssekit":
+			nh = &results[i]
+		}
+	}
+	if nb == nil || nh == nil {
+		return nil
+	}
+	t := &LoopTarget{P99MS: nb.Latency.P99MS, NetHTTPP99MS: nh.Latency.P99MS, MemPerSub: nb.MemPerSub, NetHTTPMem: nh.MemPerSub,
+		Complete: nb.Latency.Complete && nh.Latency.Complete}
+	t.OK = t.Complete && t.P99MS <= t.NetHTTPP99MS
+	return t
 }
 
 // summarize sums up the rounds of implementation id: the median of each
@@ -695,6 +732,10 @@ func table(o Output) string {
 	for _, t := range o.Targets {
 		fmt.Fprintf(&b, "  %-13s p99 %.1f ms vs limit %.1f ms (half of %s): %s; memory %.0f B/sub vs hand-written %.0f: %s\n",
 			t.Impl, t.P99MS, t.P99LimitMS, t.BestPeer, verdict(t.P99OK), t.MemPerSub, t.MemLimit, verdict(t.MemOK))
+	}
+	if t := o.EventLoop; t != nil {
+		fmt.Fprintf(&b, "\nTarget (issue 12): ssekit-nbio p99 %.1f ms vs net/http adapter %.1f ms (%.2fx), every event delivered: %v: %s; memory %.0f vs %.0f B/sub\n",
+			t.P99MS, t.NetHTTPP99MS, t.P99MS/t.NetHTTPP99MS, t.Complete, verdict(t.OK), t.MemPerSub, t.NetHTTPMem)
 	}
 	return b.String()
 }

@@ -20,7 +20,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	gosse "github.com/tmaxmax/go-sse"
 
+	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
 	"github.com/ssekit/ssekit/adapters/nethttp"
+	"github.com/ssekit/ssekit/benchmarks/internal/subjects"
 	"github.com/ssekit/ssekit/broker"
 	redisbroker "github.com/ssekit/ssekit/broker/redis"
 	"github.com/ssekit/ssekit/core"
@@ -29,7 +31,8 @@ import (
 // topic is the one topic (stream) every subscriber reads.
 const topic = "fanout"
 
-// impl is one way of fanning events out, served over net/http.
+// impl is one way of fanning events out, served over net/http (or, for
+// ssekit-nbio, nbhttp).
 type impl struct {
 	ID   string
 	Name string
@@ -46,12 +49,18 @@ type subject struct {
 	path    string
 	publish func(data []byte) error
 	close   func()
+	// serve, when set, serves h on ln instead of net/http, until stop.
+	serve func(ln net.Listener, h http.Handler) (stop func() error)
+	// streams, when set, counts the streams open: its handlers return
+	// before their streams end.
+	streams func() int
 }
 
 // impls lists every subject, in table order.
 var impls = []impl{
 	{ID: "ssekit", Name: "ssekit broker (memory) + net/http", Ours: true, start: startMemory},
 	{ID: "ssekit-redis", Name: "ssekit broker (Redis) + net/http", Ours: true, start: startRedis},
+	{ID: "ssekit-nbio", Name: "ssekit broker (memory) + nbio (event loop)", Ours: true, start: startNbio},
 	{ID: "gosse", Name: "go-sse v0.12.0 Server (Joe)", start: startGoSSE},
 	{ID: "r3labs", Name: "r3labs/sse/v2 v2.10.0 Server", start: startR3labs},
 	{ID: "hand", Name: "hand-written broadcast (goroutine + chan per subscriber)", start: startHand},
@@ -99,6 +108,22 @@ func ssekit(b *broker.Broker, cleanup func()) *subject {
 
 func startMemory() (*subject, error) {
 	return ssekit(broker.New(broker.Options{}), nil), nil
+}
+
+// startNbio serves the in-memory broker through the nbio adapter on an
+// nbhttp engine: no goroutine per subscriber.
+func startNbio() (*subject, error) {
+	b := broker.New(broker.Options{})
+	var open atomic.Int64
+	h := nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
+		open.Add(1) // OnEnd hears of every request once
+		return b.Subscribe(context.Background(), []string{topic}, nbiosse.LastEventID(r))
+	}, core.WithOnEnd(func(error) { open.Add(-1) }))
+	s := ssekit(b, nil)
+	s.handler = h
+	s.serve = subjects.ServeNbio
+	s.streams = func() int { return int(open.Load()) }
+	return s, nil
 }
 
 func startRedis() (*subject, error) {
@@ -263,17 +288,29 @@ func serverRole(id, profile, memprofile string, in io.Reader, out io.Writer) err
 		_ = hello(reply{Error: err.Error()})
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(os.Stderr, "fanout server: ", 0)}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(ln)
-	}()
-	defer func() {
-		subj.close()
-		_ = srv.Close()
-		<-served
-	}()
+	if subj.serve != nil {
+		stop := subj.serve(ln, mux)
+		defer func() {
+			subj.close()
+			_ = stop()
+		}()
+	} else {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(os.Stderr, "fanout server: ", 0)}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = srv.Serve(ln)
+		}()
+		defer func() {
+			subj.close()
+			_ = srv.Close()
+			<-served
+		}()
+	}
+	open := func() int { return int(handlers.Load()) }
+	if subj.streams != nil {
+		open = subj.streams
+	}
 	if err := hello(reply{Addr: ln.Addr().String(), Path: subj.path}); err != nil {
 		return err
 	}
@@ -299,10 +336,10 @@ func serverRole(id, profile, memprofile string, in io.Reader, out io.Writer) err
 			}
 			return reply{Stats: &stats{
 				HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, HeapAlloc: m.HeapAlloc,
-				Goroutines: runtime.NumGoroutine(), Handlers: int(handlers.Load()), CPUNs: cpuTime(),
+				Goroutines: runtime.NumGoroutine(), Handlers: open(), CPUNs: cpuTime(),
 			}}
 		case "count":
-			return reply{Handlers: int(handlers.Load()), Stats: &stats{CPUNs: cpuTime()}}
+			return reply{Handlers: open(), Stats: &stats{CPUNs: cpuTime()}}
 		case "publish":
 			return publish(subj, q)
 		case "profile":

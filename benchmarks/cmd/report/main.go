@@ -783,6 +783,7 @@ type barRow struct {
 var fanoutShort = map[string]string{
 	"ssekit":       "ssekit broker (memory)",
 	"ssekit-redis": "ssekit broker (Redis)",
+	"ssekit-nbio":  "ssekit broker (memory), nbio",
 	"gosse":        "go-sse Server",
 	"r3labs":       "r3labs/sse Server",
 	"hand":         "hand-written broadcast",

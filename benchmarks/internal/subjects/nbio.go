@@ -17,12 +17,13 @@ func startNbioAdapter(ln net.Listener, s *Server, _ []core.Option) func() error 
 	h := nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		return s.adapterRoute(r.URL.Path, r.URL.Query().Get("n"))
 	}, s.adapterOptions()...)
-	return serveNbio(ln, h)
+	return ServeNbio(ln, h)
 }
 
-// serveNbio serves h on an nbhttp engine on ln; stop closes every
+// ServeNbio serves h on an nbhttp engine prepared with nbiosse.Attach, on
+// ln (for the subjects and the fanout command); stop closes every
 // connection.
-func serveNbio(ln net.Listener, h http.Handler) func() error {
+func ServeNbio(ln net.Listener, h http.Handler) func() error {
 	logging.SetLevel(logging.LevelError)
 	e := nbhttp.NewEngine(nbhttp.Config{
 		Network: "tcp",
