@@ -87,6 +87,10 @@ type Result struct {
 
 	Latency *Latency `json:"latency,omitempty"`
 
+	// ConnectPerS is the rate the subscribers were opened at: -n divided by
+	// the time the clients took to dial and send every request.
+	ConnectPerS float64 `json:"connect_per_s"`
+
 	// Server memory per subscriber, bytes: (HeapInuse + StackInuse) after
 	// every subscriber connected and got a first event, minus the same
 	// before the first connection, divided by the subscribers. Heap and
@@ -156,7 +160,8 @@ type LoopTarget struct {
 	NetHTTPP99MS float64 `json:"nethttp_p99_ms"`
 	MemPerSub    float64 `json:"mem_per_sub"`
 	NetHTTPMem   float64 `json:"nethttp_mem_per_sub"`
-	Complete     bool    `json:"complete"` // both delivered every event
+	ConnectPerS  float64 `json:"connect_per_s"` // the slower of the two opening rates
+	Complete     bool    `json:"complete"`      // both delivered every event
 	OK           bool    `json:"ok"`
 }
 
@@ -304,7 +309,7 @@ func loopTarget(results []Result) *LoopTarget {
 		return nil
 	}
 	t := &LoopTarget{P99MS: nb.Latency.P99MS, NetHTTPP99MS: nh.Latency.P99MS, MemPerSub: nb.MemPerSub, NetHTTPMem: nh.MemPerSub,
-		Complete: nb.Latency.Complete && nh.Latency.Complete}
+		Complete: nb.Latency.Complete && nh.Latency.Complete, ConnectPerS: min(nb.ConnectPerS, nh.ConnectPerS)}
 	t.OK = t.Complete && t.P99MS <= t.NetHTTPP99MS
 	return t
 }
@@ -350,6 +355,7 @@ func summarize(id string, runs []Result) Result {
 	out.HeapPerSub = mem(func(r Result) float64 { return r.HeapPerSub })
 	out.StackPerSub = mem(func(r Result) float64 { return r.StackPerSub })
 	out.GoroutinesPerSub = mem(func(r Result) float64 { return r.GoroutinesPerSub })
+	out.ConnectPerS = mem(func(r Result) float64 { return r.ConnectPerS })
 	l := &Latency{Complete: true}
 	for _, r := range lats {
 		l.Received += r.Latency.Received
@@ -495,10 +501,13 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	// Connect every subscriber.
 	logf("connecting %d subscribers to %s", cfg.N, hello.Addr)
 	connectTimeout := remaining(time.Duration(float64(cfg.N)/cfg.Rate*float64(time.Second))+60*time.Second, deadline)
+	connectStart := time.Now()
 	if _, err := cli.call(request{Op: "connect", Addr: hello.Addr, Path: hello.Path, N: cfg.N, Rate: cfg.Rate, Srcs: cfg.Srcs,
 		TimeoutMs: connectTimeout.Milliseconds()}, connectTimeout+10*time.Second); err != nil {
 		return err
 	}
+	r.ConnectPerS = float64(cfg.N) / time.Since(connectStart).Seconds()
+	logf("%d subscribers opened at %.0f connections/s", cfg.N, r.ConnectPerS)
 
 	// Warm up: publish until every subscriber got the latest event, so all
 	// are registered (some servers answer headers only with the first event)
@@ -734,8 +743,9 @@ func table(o Output) string {
 			t.Impl, t.P99MS, t.P99LimitMS, t.BestPeer, verdict(t.P99OK), t.MemPerSub, t.MemLimit, verdict(t.MemOK))
 	}
 	if t := o.EventLoop; t != nil {
-		fmt.Fprintf(&b, "\nTarget (issue 12): ssekit-nbio p99 %.1f ms vs net/http adapter %.1f ms (%.2fx), every event delivered: %v: %s; memory %.0f vs %.0f B/sub\n",
-			t.P99MS, t.NetHTTPP99MS, t.P99MS/t.NetHTTPP99MS, t.Complete, verdict(t.OK), t.MemPerSub, t.NetHTTPMem)
+		fmt.Fprintf(&b, "\nTarget (issue 12): ssekit-nbio p99 %.1f ms vs net/http adapter %.1f ms (%.2fx), every event delivered: %v: %s; "+
+			"memory %.0f vs %.0f B/sub; subscribers opened at >= %.0f connections/s\n",
+			t.P99MS, t.NetHTTPP99MS, t.P99MS/t.NetHTTPP99MS, t.Complete, verdict(t.OK), t.MemPerSub, t.NetHTTPMem, t.ConnectPerS)
 	}
 	return b.String()
 }
