@@ -146,6 +146,22 @@ func (m Message) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
+// marshalled returns m with data that needs JSON already encoded, as a
+// json.RawMessage, so that a caller holding a lock does not run the data's
+// MarshalJSON (user code, which may panic or block) under it.
+func (m Message) marshalled() (Message, error) {
+	switch m.Data.(type) {
+	case string, nil, []byte, json.RawMessage:
+		return m, nil
+	}
+	b, err := json.Marshal(m.Data)
+	if err != nil {
+		return m, err
+	}
+	m.Data = json.RawMessage(b)
+	return m, nil
+}
+
 // payload returns the data as text and whether the message has data at all.
 func (m *Message) payload() (string, bool, error) {
 	switch d := m.Data.(type) {

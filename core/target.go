@@ -139,6 +139,12 @@ func (t *Target) Dispatch(m Message) error {
 // DispatchContext is Dispatch that also gives up waiting for queue space when
 // ctx is done, returning ctx.Err().
 func (t *Target) DispatchContext(ctx context.Context, m Message) error {
+	// The data's MarshalJSON runs here, on the producer's goroutine and
+	// outside the target's lock: a panic in it reaches the producer only.
+	m, err := m.marshalled()
+	if err != nil {
+		return err
+	}
 	for {
 		t.mu.Lock()
 		if t.stopped || t.closing {
