@@ -396,10 +396,13 @@ func reconnectRetry() testCase {
 // makes the client come back soon, instead of stranding it: any non-200
 // answer would end an EventSource for good.
 func refusedReconnects() testCase {
-	// The refusal's retry is at most 1.5s; a client that ignored it waits its
-	// default, 3s, after the refusal: any return sooner proves it honoured,
-	// however slow the machine.
-	const upper = 3 * time.Second
+	// What this case guards is that the client comes back at all: any other
+	// answer than the refusal's 200 would strand it. That a retry is honoured
+	// is reconnect-retry's check, whose 200ms retry leaves a 2.8s margin
+	// below the clients' 3s default; the refusal's retry (0.5-1.5s) leaves
+	// too little on a busy machine (an undici reconnection over HTTP/2 took
+	// 3.2s there), so the bound here is generous.
+	const upper = 10 * time.Second
 	return testCase{
 		name: "refused-reconnects",
 		note: fmt.Sprintf("the first request is refused as during shutdown (the handler returns core.ErrShutdown: 200, a "+
@@ -432,7 +435,7 @@ func refusedReconnects() testCase {
 			if len(at) < 2 {
 				j.errorf("the server saw %d requests; want the refused one and a reconnection", len(at))
 			} else if gap := at[1].Sub(at[0]); gap >= upper {
-				j.errorf("the client came back %v after the refusal; want within %v (the refusal's retry ignored?)", gap, upper)
+				j.errorf("the client came back %v after the refusal; want within %v (stranded?)", gap, upper)
 			}
 		},
 	}

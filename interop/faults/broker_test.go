@@ -55,8 +55,10 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 		return s, err
 	}
 	// The write timeout is long: the queue must overflow first.
+	// No heartbeat: a fast client that missed a wake-up would then wait
+	// forever, not until the next heartbeat, and fail the batch wait below.
 	base := serveNetHTTP(t, serverConfig{ReadHeaderTimeout: time.Second, SmallBuf: true}, route,
-		core.WithWriteTimeout(20*time.Second))
+		core.WithWriteTimeout(20*time.Second), core.WithHeartbeat(-1))
 	goroutines, heap := settle()
 	t0 := time.Now()
 	mark := func(what string) { t.Logf("%v: %s", time.Since(t0).Round(time.Millisecond), what) }
@@ -137,8 +139,10 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 		sent := time.Now()
 		for j := range progress {
 			for progress[j].Load() < int32(i+1) {
-				if time.Since(sent) > wait {
-					t.Fatalf("a fast client has %d events %v after event %d was published", progress[j].Load(), wait, i+1)
+				// Twice the usual wait: with 500 clients under -race, two
+				// suites at once took 9s just to subscribe them all.
+				if time.Since(sent) > 2*wait {
+					t.Fatalf("a fast client has %d events %v after event %d was published", progress[j].Load(), 2*wait, i+1)
 				}
 				time.Sleep(time.Millisecond)
 			}

@@ -34,7 +34,7 @@ func TestDisconnectStorm(t *testing.T) {
 					tg := core.NewTarget()
 					_ = tg.Dispatch(core.Message{Data: "hi"})
 					return tg, nil
-				}, core.WithGroup(&g), e.option(), core.WithWriteTimeout(300*time.Millisecond))
+				}, core.WithGroup(&g), e.option(), core.WithWriteTimeout(time.Second)) // at least 500ms a write: enough on a busy machine
 			goroutines, heap := settle()
 			start := time.Now()
 			var (

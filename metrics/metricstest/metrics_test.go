@@ -125,7 +125,9 @@ func scenarios(t *testing.T, srv server, obs observer, read reader) {
 				}
 			}()
 			return tg, nil
-		}, slices.Concat(common, []core.Option{core.WithWriteTimeout(300 * time.Millisecond)})},
+			// The write timeout leaves the producer time to fill the queue
+			// and wait on a busy machine (with 300ms it sometimes had not).
+		}, slices.Concat(common, []core.Option{core.WithWriteTimeout(2 * time.Second)})},
 		{"/topic", func(last string) (core.EventTarget, error) {
 			return f.b.Subscribe(context.Background(), []string{"room"}, last)
 		}, common},
