@@ -116,7 +116,10 @@ func scenarios(t *testing.T, srv server, obs observer, read reader) {
 			return tg, nil
 		}, slices.Concat(common, []core.Option{core.WithHeartbeat(30 * time.Millisecond)})},
 		{"/stall", func(string) (core.EventTarget, error) {
-			tg := core.NewTarget(core.WithQueueBytes(128 << 10))
+			// QueueOnly: the producer must meet a full queue. By default its
+			// first Dispatch on the idle stream may write the event itself and
+			// block there until the write timeout, never waiting for space.
+			tg := core.NewTarget(core.WithQueueBytes(128<<10), core.QueueOnly())
 			go func() { // until the stream ends, bounded
 				for i := 0; i < 100_000; i++ {
 					if tg.Dispatch(core.Message{Data: big}) != nil {
@@ -126,7 +129,7 @@ func scenarios(t *testing.T, srv server, obs observer, read reader) {
 			}()
 			return tg, nil
 			// The write timeout leaves the producer time to fill the queue
-			// and wait on a busy machine (with 300ms it sometimes had not).
+			// and wait on a busy machine.
 		}, slices.Concat(common, []core.Option{core.WithWriteTimeout(2 * time.Second)})},
 		{"/topic", func(last string) (core.EventTarget, error) {
 			return f.b.Subscribe(context.Background(), []string{"room"}, last)
