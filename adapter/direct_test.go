@@ -177,7 +177,8 @@ func TestDirectWrite(t *testing.T) {
 
 // TestDirectOrderAndCoalescing: what is dispatched while a direct write is
 // under way is queued and written after it, in order, as one batch; a
-// producer that dispatches again at once (a burst) goes through the loop.
+// producer that dispatches again at once (a burst) goes through the loop,
+// not through direct writes.
 func TestDirectOrderAndCoalescing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := core.NewTarget()
@@ -214,8 +215,13 @@ func TestDirectOrderAndCoalescing(t *testing.T) {
 				writes = append(writes, strings.ReplaceAll(strings.ReplaceAll(s, "data: ", ""), "\n", ""))
 			}
 		}
-		if want := []string{"1", "234", "5", "67"}; fmt.Sprint(writes) != fmt.Sprint(want) {
-			t.Fatalf("got writes %q; want %q", writes, want)
+		// 6 and 7 go through the loop; it may run between the two
+		// Dispatch calls (goroutines run in parallel inside the bubble), so
+		// they are one write or two. "234" is the coalescing that is certain:
+		// the writer was held while they were dispatched.
+		one, two := []string{"1", "234", "5", "67"}, []string{"1", "234", "5", "6", "7"}
+		if got := fmt.Sprint(writes); got != fmt.Sprint(one) && got != fmt.Sprint(two) {
+			t.Fatalf("got writes %q; want %q (or 6 and 7 apart)", writes, one)
 		}
 	})
 }
