@@ -267,7 +267,9 @@ func slowloris(t *testing.T, a adapter, posts bool) {
 
 	// Every never-read stream ends with a failed write, its producer
 	// released (Produce returns once Dispatch fails).
-	deadline := time.Now().Add(wait)
+	// Twice the usual wait: with two suites running at once under -race,
+	// 15s was not always enough for all of them to reach the handler.
+	deadline := time.Now().Add(2 * wait)
 	for {
 		mu.Lock()
 		nf := len(floods)
