@@ -71,14 +71,18 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 	tr := &http.Transport{MaxIdleConnsPerHost: -1}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*wait)
+	// No deadline on the clients: each batch below is bounded instead. (A
+	// deadline for the whole run, 45s, cancelled the clients mid-batch with
+	// two suites running at once, and read as a lost wake-up.)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type result struct {
 		ids []string
 		err error
 	}
 	results := make(chan result, fast)
-	var progress [fast]atomic.Int32 // events each fast client got
+	var progress [fast]atomic.Int32        // events each fast client got
+	var failed [fast]atomic.Pointer[error] // why a fast client stopped early
 	// Connect in batches of 50 (a loopback listen backlog is small).
 	for i := range fast {
 		if i%50 == 0 {
@@ -98,6 +102,7 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 			resp, err := hc.Do(req)
 			if err != nil {
 				r.err = err
+				failed[i].Store(&r.err)
 				return
 			}
 			defer resp.Body.Close()
@@ -106,6 +111,7 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 				ev, err := p.Next()
 				if err != nil {
 					r.err = fmt.Errorf("after %d events: %w", len(r.ids), err)
+					failed[i].Store(&r.err)
 					return
 				}
 				r.ids = append(r.ids, ev.LastEventID)
@@ -139,6 +145,9 @@ func TestBrokerStalledSubscriber(t *testing.T) {
 		sent := time.Now()
 		for j := range progress {
 			for progress[j].Load() < int32(i+1) {
+				if err := failed[j].Load(); err != nil {
+					t.Fatalf("a fast client stopped: %v", *err)
+				}
 				// Twice the usual wait: with 500 clients under -race, two
 				// suites at once took 9s just to subscribe them all.
 				if time.Since(sent) > 2*wait {
