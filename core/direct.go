@@ -1,6 +1,17 @@
 package core
 
-import "time"
+import (
+	"time"
+
+	"github.com/ssekit/ssekit/internal/hook"
+)
+
+func init() {
+	hook.Direct = func(t any) bool {
+		q, ok := t.(*Target)
+		return ok && !q.queueOnly
+	}
+}
 
 // The direct path. Handing a lone event from its producer to the stream
 // loop's goroutine means waking a parked goroutine, and on an idle machine

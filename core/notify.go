@@ -11,8 +11,10 @@ type Notifier interface {
 	// Drain may have something new to return, including the end of the target
 	// and its Stop. f runs on the goroutine that made it so (a producer, Close,
 	// Stop, a broker's fan-out), without the target's locks held: it must
-	// return quickly and must not call into the target; it only schedules a
-	// Drain. A panic in f stops the target with a [*PanicError] and does not
+	// return quickly and must not call the target's other methods; it
+	// schedules a Drain. (An adapter whose writes never block may instead
+	// Drain and write at once, for a target whose producers may write
+	// themselves: see adapter.Direct.) A panic in f stops the target with a [*PanicError] and does not
 	// reach the producer. Frames queued before Notify are not announced
 	// (Ready may still hold their signal): Drain once after it. Call it at
 	// most once, before the stream starts.

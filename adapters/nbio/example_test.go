@@ -1,3 +1,11 @@
+// The example runs in builds without the race detector only: nbhttp hands
+// each new connection from its accepting goroutine to a poller through epoll,
+// which the detector cannot see, so it reports a race inside nbhttp
+// (Conn.RemoteAddr). The tests serve through raceShim, which makes that
+// hand-off visible; the example shows what a user writes.
+
+//go:build !race
+
 package nbiosse_test
 
 import (

@@ -52,41 +52,28 @@ func (b *blocker) wake() {
 	f()
 }
 
-// TestQueueLimitWhilePoolBusy guards the target's queue limit from the
-// moment the handler returns: with every pool worker held by other streams,
-// a new stream's producer still waits at the limit (its first drain runs on
-// the handler's goroutine, not on the pool), instead of growing its queue
-// without bound until a worker is free.
-func TestQueueLimitWhilePoolBusy(t *testing.T) {
-	const limit = 4 << 10
+// holdPool serves route through nbiosse.Handle, except on /block, where each
+// stream's target holds a pool worker in its second Drain; it opens as many
+// of those as the pool has workers and returns once every worker is held,
+// with the base URL and a function that releases them (also run when the
+// test ends).
+func holdPool(t *testing.T, route nbiosse.HandlerFunc, opts ...core.Option) (string, func()) {
 	release := make(chan struct{})
 	held := make(chan struct{}, nbiosse.Workers)
 	blockers := make(chan *blocker, nbiosse.Workers)
-	floods := make(chan *core.Target, 1)
 	base := serve(t, nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
 		if r.URL.Path == "/block" {
 			b := &blocker{release: release, held: held, first: make(chan struct{}), ready: make(chan struct{})}
 			blockers <- b
 			return b, nil
 		}
-		tg := core.NewTarget(core.WithQueueBytes(limit))
-		floods <- tg
-		return tg, nil
-	}, core.WithHeartbeat(-1)))
-	dial := func(path string) net.Conn {
-		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	defer close(release)
+		return route(r)
+	}, opts...))
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before serve's cleanup stops the engine
 	for range nbiosse.Workers {
-		dial("/block")
+		dial(t, base, "/block")
 		b := <-blockers
 		select {
 		case <-b.first:
@@ -100,8 +87,38 @@ func TestQueueLimitWhilePoolBusy(t *testing.T) {
 			t.Fatal("a blocking stream did not take a worker")
 		}
 	}
+	return base, free
+}
+
+// dial sends a GET for path on a new connection, closed when the test ends.
+func dial(t *testing.T, base, path string) net.Conn {
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestQueueLimitWhilePoolBusy guards the target's queue limit from the
+// moment the handler returns: with every pool worker held by other streams,
+// a new stream's producer still waits at the limit (its first drain runs on
+// the handler's goroutine, not on the pool), instead of growing its queue
+// without bound until a worker is free.
+func TestQueueLimitWhilePoolBusy(t *testing.T) {
+	const limit = 4 << 10
+	floods := make(chan *core.Target, 1)
+	base, release := holdPool(t, func(r *http.Request) (core.EventTarget, error) {
+		tg := core.NewTarget(core.WithQueueBytes(limit))
+		floods <- tg
+		return tg, nil
+	}, core.WithHeartbeat(-1))
+	defer release()
 	// Every worker is held. The flood's client reads nothing either.
-	dial("/flood")
+	dial(t, base, "/flood")
 	tg := <-floods
 	defer tg.Close()
 	accepted := 0

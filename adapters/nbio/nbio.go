@@ -166,7 +166,11 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		watchGroup(s, down)
 	}
 	if n, ok := t.(core.Notifier); ok {
-		n.Notify(func() { s.wake(evReady) })
+		if adapter.Direct(t) {
+			n.Notify(s.readyDirect)
+		} else {
+			n.Notify(func() { s.wake(evReady) })
+		}
 	} else {
 		s.ready = make(chan struct{})
 		go s.watchReady()

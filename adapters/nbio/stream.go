@@ -48,6 +48,7 @@ type stream struct {
 
 	sched  atomic.Int64  // wake-ups not yet run; see wake
 	events atomic.Uint32 // ev* reasons not yet seen
+	wrote  atomic.Int64  // mono time of the last write; 0 before the first
 
 	// Bytes handed to the connection, and bytes it has sent (counted by the
 	// engine's written-size callback, which Attach installs). While at
@@ -68,6 +69,10 @@ type stream struct {
 	// for the bytes pending then.
 	stallMark int64
 	armedAt   int64 // due time of the wheel entry set; 0: none
+	// ended and failed: a direct step (direct.go) met the target's end or
+	// a failed write, and left it to the next worker step.
+	ended  bool
+	failed error
 
 	// Wheel entry; guarded by the wheel's lock.
 	wnext, wprev *stream
@@ -129,8 +134,15 @@ func (s *stream) run() {
 		s.arm(now)
 		return
 	}
-	if s.sticky&evGone != 0 {
+	switch {
+	case s.sticky&evGone != 0:
 		s.finish(core.ErrClientGone)
+		return
+	case s.failed != nil:
+		s.finish(s.failed)
+		return
+	case s.ended:
+		s.finish(endReason(s.t))
 		return
 	}
 	if ev&evStart != 0 {
@@ -291,6 +303,7 @@ func (s *stream) write(b []byte, now int64) error {
 		return nil
 	}
 	s.submitted.Add(int64(len(b)))
+	s.wrote.Store(now)
 	if _, err := s.nbc.Write(b); err != nil {
 		return fmt.Errorf("%w: %w", core.ErrWrite, err)
 	}

@@ -41,3 +41,8 @@ var Start func(t, o any) any
 // EndStarted is End for a stream Start started; so is what Start returned.
 // See adapter.EndStarted.
 var EndStarted func(t, o any, err error, so any) error
+
+// Direct reports whether t (a core.EventTarget) is a *core.Target whose
+// producers may write a lone event themselves (not QueueOnly); see
+// adapter.Direct.
+var Direct func(t any) bool
