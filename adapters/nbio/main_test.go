@@ -47,14 +47,24 @@ func raceShim(e *nbhttp.Engine) {
 // loopback listener, until the test ends, and returns its base URL.
 func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
+	return serveConf(t, h, nil)
+}
+
+// serveConf is serve with the engine's configuration changed by conf.
+func serveConf(t testing.TB, h http.Handler, conf func(*nbhttp.Config)) string {
+	t.Helper()
 	ln := ssetest.Listen(t)
-	e := nbhttp.NewEngine(nbhttp.Config{
+	c := nbhttp.Config{
 		Network: "tcp",
 		Addrs:   []string{ln.Addr().String()},
 		Listen:  func(string, string) (net.Listener, error) { return ln, nil },
 		Handler: h,
 		NPoller: 1,
-	})
+	}
+	if conf != nil {
+		conf(&c)
+	}
+	e := nbhttp.NewEngine(c)
 	nbiosse.Attach(e)
 	raceShim(e)
 	if err := e.Start(); err != nil {

@@ -2,6 +2,7 @@ package nbiosse
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -143,6 +144,8 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wslot:   -1,
 		chunked: r.ProtoAtLeast(1, 1),
 		parser:  res.Parser,
+		// The guard steps (stream.guard) are due at half of it.
+		keepalive: int64(res.Parser.Engine.KeepaliveTime),
 	}
 	s.keepAlive = s.chunked && !r.Close
 	s.so = adapter.Start(t, *o) // before anything can wake the stream
@@ -162,6 +165,9 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// this handler's, so it reaches the new session even if the client is
 	// gone already.
 	nbc.SetSession(s)
+	if onHijack != nil {
+		onHijack(nbc)
+	}
 	if down != nil {
 		watchGroup(s, down)
 	}
@@ -184,6 +190,10 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // onStream, when set (by tests), hears of each stream as it starts.
 var onStream func(pending func() int64)
+
+// onHijack, when set (by tests), gets each stream's connection once the
+// stream has taken it over.
+var onHijack func(c net.Conn)
 
 // hijackable finds the nbhttp response under w (through Unwrap) and the
 // event-loop connection it can hand over.

@@ -69,6 +69,7 @@ type stream struct {
 	// for the bytes pending then.
 	stallMark int64
 	armedAt   int64 // due time of the wheel entry set; 0: none
+	keepalive int64 // the engine's KeepaliveTime; see guard
 	// ended and failed: a direct step (direct.go) met the target's end or
 	// a failed write, and left it to the next worker step.
 	ended  bool
@@ -134,6 +135,7 @@ func (s *stream) run() {
 		s.arm(now)
 		return
 	}
+	s.guard()
 	switch {
 	case s.sticky&evGone != 0:
 		s.finish(core.ErrClientGone)
@@ -229,12 +231,27 @@ func (s *stream) await(below int64) bool {
 	return true
 }
 
-// arm sets the stream's wheel entry for its next heartbeat or stall check,
-// unless an entry at least as early is set.
+// guard clears the connection's read deadline. nbhttp arms a new
+// connection's (KeepaliveTime) just after registering it with the poller, so
+// a request served and hijacked in between (the handler clears it) has its
+// stream closed, as a client gone, KeepaliveTime later. Every step of an open
+// stream clears it, and an open stream steps at least every KeepaliveTime/2
+// (see arm; the heartbeat usually does), so such a deadline never fires.
+func (s *stream) guard() {
+	if s.state == stOpen {
+		_ = s.nbc.SetReadDeadline(time.Time{}) // no timer set: a lock, nothing else
+	}
+}
+
+// arm sets the stream's wheel entry for its next heartbeat, stall check or
+// guard step, unless an entry at least as early is set.
 func (s *stream) arm(now int64) {
 	next := int64(-1)
 	if hb := s.h.heartbeat; hb > 0 && s.state == stOpen {
 		next = s.last + hb
+	}
+	if ka := s.keepalive; ka > 0 && s.state == stOpen && (next < 0 || now+ka/2 < next) {
+		next = now + ka/2
 	}
 	if s.stallAt != 0 && (next < 0 || s.stallAt < next) {
 		next = s.stallAt
