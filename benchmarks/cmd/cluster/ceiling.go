@@ -56,7 +56,7 @@ func ceilingLevel(d *deployment, subs int) (r CeilingResult) {
 	var wg sync.WaitGroup
 	for i, s := range d.servers {
 		wg.Go(func() {
-			rep, err := s.call(request{Op: "publish", Pub: &pubSpec{Phase: 1, NTopics: topics, Topics: all,
+			rep, err := s.Call(request{Op: "publish", Pub: &pubSpec{Phase: 1, NTopics: topics, Topics: all,
 				Seconds: cfg.CeilingTime.Seconds(), Workers: cfg.CeilingWorkers, Stride: len(d.servers), Offset: i}},
 				cfg.CeilingTime+60*time.Second)
 			results[i], errs[i] = rep.Pub, err

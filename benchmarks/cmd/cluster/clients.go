@@ -13,14 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
+	"github.com/ssekit/ssekit/benchmarks/internal/sseresp"
 )
-
-// clientBuffer is each stream's read buffer: events are small, and 10,000
-// streams share a client process's memory.
-const clientBuffer = 2048
-
-// errEnd is readResponse's error for a response whose body ended properly.
-var errEnd = errors.New("response ended")
 
 // maxAttempts bounds the connections one stream makes in a run.
 const maxAttempts = 100000
@@ -71,10 +67,10 @@ type clients struct {
 
 // clientsRole is a client process: it answers the parent's requests.
 func clientsRole(in io.Reader, out io.Writer, logf func(string, ...any)) error {
-	raiseNoFile()
+	childproc.RaiseNoFile()
 	c := &clients{stop: make(chan struct{}), log: logf}
 	defer c.close()
-	return serveCommands(in, out, func(q request) reply {
+	return childproc.Serve(in, out, maxRequest, func(q request) reply {
 		switch q.Op {
 		case "connect":
 			if err := c.connect(q); err != nil {
@@ -241,111 +237,12 @@ func (c *clients) once(s *stream) (clean bool, err error) {
 		return false, err
 	}
 	p := parser{s: s, c: c}
-	err = readResponse(bufio.NewReaderSize(nc, clientBuffer), func() {
+	err = sseresp.Read(bufio.NewReaderSize(nc, sseresp.BufferSize), func() {
 		s.mu.Lock()
 		s.open = true
 		s.mu.Unlock()
 	}, p.line)
-	return errors.Is(err, errEnd) && p.complete, err
-}
-
-// readResponse reads an HTTP/1.1 response: the status line (200 wanted),
-// the headers (then opened runs), and the body, de-chunked, line by line
-// to onLine. It returns errEnd after the body's last chunk.
-func readResponse(br *bufio.Reader, opened func(), onLine func([]byte)) error {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return fmt.Errorf("status line: %w", err)
-	}
-	if f := bytes.Fields(line); len(f) < 2 || string(f[1]) != "200" {
-		return fmt.Errorf("status %q", bytes.TrimSpace(line))
-	}
-	chunked := false
-	for i := 0; ; i++ {
-		if i > 100 {
-			return errors.New("too many headers")
-		}
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return fmt.Errorf("headers: %w", err)
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			break
-		}
-		k, v, _ := bytes.Cut(line, []byte(":"))
-		if bytes.EqualFold(bytes.TrimSpace(k), []byte("Transfer-Encoding")) &&
-			bytes.EqualFold(bytes.TrimSpace(v), []byte("chunked")) {
-			chunked = true
-		}
-	}
-	opened()
-	var lb lineBuf
-	if !chunked {
-		for {
-			if _, err := br.Peek(1); err != nil {
-				return fmt.Errorf("body: %w", err)
-			}
-			p, _ := br.Peek(br.Buffered())
-			lb.feed(p, onLine)
-			_, _ = br.Discard(len(p))
-		}
-	}
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return fmt.Errorf("chunk size: %w", err)
-		}
-		size, err := strconv.ParseUint(string(bytes.TrimRight(line, "\r\n")), 16, 40)
-		if err != nil {
-			return fmt.Errorf("chunk size %q", line)
-		}
-		if size == 0 {
-			return errEnd
-		}
-		for left := int(size); left > 0; {
-			if _, err := br.Peek(1); err != nil {
-				return fmt.Errorf("chunk: %w", err)
-			}
-			p, _ := br.Peek(min(left, br.Buffered()))
-			lb.feed(p, onLine)
-			_, _ = br.Discard(len(p))
-			left -= len(p)
-		}
-		if line, err = br.ReadSlice('\n'); err != nil {
-			return fmt.Errorf("chunk end: %w", err)
-		} else if len(bytes.TrimRight(line, "\r\n")) != 0 {
-			return fmt.Errorf("bad chunk end %q", line)
-		}
-	}
-}
-
-// lineBuf splits body bytes fed in any pieces into lines.
-type lineBuf struct{ part []byte }
-
-// maxLine bounds a line kept across pieces; longer ones are cut.
-const maxLine = 4096
-
-func (l *lineBuf) feed(p []byte, on func([]byte)) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			if len(l.part)+len(p) <= maxLine {
-				l.part = append(l.part, p...)
-			}
-			return
-		}
-		line := p[:i]
-		if len(l.part) > 0 {
-			if len(l.part)+i <= maxLine {
-				l.part = append(l.part, line...)
-			}
-			line = l.part
-		}
-		on(bytes.TrimSuffix(line, []byte("\r")))
-		l.part = l.part[:0]
-		p = p[i+1:]
-	}
+	return errors.Is(err, sseresp.ErrEnd) && p.complete, err
 }
 
 // parser turns a stream's lines into events (the fields this benchmark's
@@ -462,7 +359,7 @@ func parseData(b []byte) (phase, topic, seq int, stamp int64, ok bool) {
 func (c *clients) stats() *stats {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	st := &stats{CPUNs: cpuTime(), Goroutines: runtime.NumGoroutine(), HeapInuse: int64(m.HeapInuse),
+	st := &stats{CPUNs: childproc.CPUTime(), Goroutines: runtime.NumGoroutine(), HeapInuse: int64(m.HeapInuse),
 		StackInuse: int64(m.StackInuse), Streams: len(c.streams), Reconnects: c.reconnects.Load()}
 	for _, s := range c.streams {
 		s.mu.Lock()
@@ -475,7 +372,7 @@ func (c *clients) stats() *stats {
 		if s.dead {
 			st.Dead++
 		}
-		if s.lastErr != nil && !errors.Is(s.lastErr, errEnd) {
+		if s.lastErr != nil && !errors.Is(s.lastErr, sseresp.ErrEnd) {
 			st.LastErr = s.lastErr.Error()
 		}
 		s.mu.Unlock()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ssekit/ssekit/benchmarks/internal/sseresp"
 )
 
 // TestMain runs a role instead of the tests when the test binary is started
@@ -157,14 +158,14 @@ func TestParser(t *testing.T) {
 	body := fmt.Sprintf("retry: 1500\n\n: heartbeat\n\nevent: ssekit-reset\ndata: \n\n"+
 		"id: 10-0\ndata: 1 7 0 %[1]d\n\nid: 11-0\ndata: 1 7 1 %[1]d\n\nid: 11-0\ndata: 1 7 1 %[1]d\n\n"+
 		"id: 12-0\ndata: 2 8 2 %[1]d\n\ndata: garbage\n\nid: 13-0\ndata: 2 7 5 %[1]d\n", stamp)
-	var lb lineBuf
+	var lb sseresp.LineBuf
 	for i := 0; i < len(body); i += 7 { // in pieces, as reads come
-		lb.feed([]byte(body[i:min(i+7, len(body))]), p.line)
+		lb.Feed([]byte(body[i:min(i+7, len(body))]), p.line)
 	}
 	if p.complete {
 		t.Error("an event without its blank line counted as complete")
 	}
-	lb.feed([]byte("\n"), p.line)
+	lb.Feed([]byte("\n"), p.line)
 	if !p.complete {
 		t.Error("complete event not marked complete")
 	}
@@ -179,29 +180,6 @@ func TestParser(t *testing.T) {
 	}
 	if n := histCounts(c.hist[1].snapshot()).total(); n != 2 {
 		t.Fatalf("%d latencies in phase 1; want 2 (not the duplicate)", n)
-	}
-}
-
-// TestReadResponse: a chunked body that ends properly returns errEnd; one
-// cut short does not; a refusal status is an error before any line.
-func TestReadResponse(t *testing.T) {
-	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-	read := func(s string) ([]string, bool, error) {
-		var lines []string
-		opened := false
-		err := readResponse(bufio.NewReader(strings.NewReader(s)), func() { opened = true },
-			func(b []byte) { lines = append(lines, string(b)) })
-		return lines, opened, err
-	}
-	lines, opened, err := read(head + "7\r\ndata: 1\r\n5\r\n\nid: \r\n3\r\n2\n\n\r\n0\r\n\r\n")
-	if err != errEnd || !opened || fmt.Sprint(lines) != "[data: 1 id: 2 ]" {
-		t.Fatalf("got %q, opened %v, %v", lines, opened, err)
-	}
-	if _, _, err := read(head + "7\r\ndata: 1\r\n"); err == nil || err == errEnd {
-		t.Fatalf("cut body: %v; want an error other than errEnd", err)
-	}
-	if _, opened, err := read("HTTP/1.1 503 Service Unavailable\r\n\r\n"); err == nil || opened {
-		t.Fatalf("503: opened %v, %v", opened, err)
 	}
 }
 

@@ -42,7 +42,7 @@ func startDeployment(cfg config, mode string) (*deployment, error) {
 			return nil, err
 		}
 		d.servers = append(d.servers, c)
-		hello, err := c.read(30 * time.Second)
+		hello, err := c.Read(30 * time.Second)
 		if err != nil {
 			d.close()
 			return nil, err
@@ -59,7 +59,7 @@ func (d *deployment) close() {
 	var wg sync.WaitGroup
 	for _, s := range d.servers {
 		if s != nil {
-			wg.Go(func() { s.stop(20 * time.Second) })
+			wg.Go(func() { s.Stop(20 * time.Second) })
 		}
 	}
 	wg.Wait()
@@ -74,7 +74,7 @@ func (d *deployment) close() {
 func (d *deployment) stopClients() {
 	var wg sync.WaitGroup
 	for _, c := range d.clients {
-		wg.Go(func() { c.stop(20 * time.Second) })
+		wg.Go(func() { c.Stop(20 * time.Second) })
 	}
 	wg.Wait()
 	d.clients = nil
@@ -111,7 +111,7 @@ func (d *deployment) startClients(n, topics, procs int) error {
 	timeout := time.Duration(float64(n)/d.cfg.ConnRate*float64(time.Second)) + 90*time.Second
 	return d.eachClient(func(i int, c *child) error {
 		first, end := n*i/procs, n*(i+1)/procs
-		_, err := c.call(request{Op: "connect", Addrs: d.addrs, First: first, N: end - first, Topics: topics,
+		_, err := c.Call(request{Op: "connect", Addrs: d.addrs, First: first, N: end - first, Topics: topics,
 			Rate: d.cfg.ConnRate / float64(procs), Srcs: d.cfg.Srcs, TimeoutMs: timeout.Milliseconds()}, timeout+30*time.Second)
 		return err
 	})
@@ -122,7 +122,7 @@ func (d *deployment) clientStats() (stats, error) {
 	var mu sync.Mutex
 	var sum stats
 	err := d.eachClient(func(_ int, c *child) error {
-		r, err := c.call(request{Op: "stats"}, 30*time.Second)
+		r, err := c.Call(request{Op: "stats"}, 30*time.Second)
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (d *deployment) serverStats() (stats, error) {
 		if s == nil {
 			continue
 		}
-		r, err := s.call(request{Op: "stats"}, 30*time.Second)
+		r, err := s.Call(request{Op: "stats"}, 30*time.Second)
 		if err != nil {
 			return sum, err
 		}
@@ -180,7 +180,7 @@ func (d *deployment) drain(last []int, timeout time.Duration) (int, error) {
 	var mu sync.Mutex
 	waiting := 0
 	err := d.eachClient(func(_ int, c *child) error {
-		r, err := c.call(request{Op: "wait", Last: last, TimeoutMs: timeout.Milliseconds()}, timeout+30*time.Second)
+		r, err := c.Call(request{Op: "wait", Last: last, TimeoutMs: timeout.Milliseconds()}, timeout+30*time.Second)
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func (d *deployment) verify(pub []published) (verifyResult, error) {
 		sum.Hist[i] = histCounts{}
 	}
 	err := d.eachClient(func(_ int, c *child) error {
-		r, err := c.call(request{Op: "verify", Published: pub}, 120*time.Second)
+		r, err := c.Call(request{Op: "verify", Published: pub}, 120*time.Second)
 		if err != nil {
 			return err
 		}

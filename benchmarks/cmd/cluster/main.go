@@ -53,6 +53,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
 )
 
 func main() {
@@ -163,7 +165,7 @@ func run(args []string, in io.Reader, out io.Writer) error {
 	if err := cfg.check(); err != nil {
 		return err
 	}
-	raiseNoFile()
+	childproc.RaiseNoFile()
 	res := measure(cfg)
 	res.Command = "go run ./benchmarks/cmd/cluster " + strings.Join(args, " ")
 	md := markdown(res)
@@ -289,12 +291,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -1,21 +1,11 @@
 package main
 
-import (
-	"bufio"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"syscall"
-	"time"
-)
+import "github.com/ssekit/ssekit/benchmarks/internal/childproc"
 
 // The parent talks to its children (server instances and client processes)
 // with one JSON request per line on their stdin, each answered by one JSON
-// reply line on their stdout; progress goes to stderr. (The same scheme as
-// benchmarks/cmd/fanout.)
+// reply line on their stdout; progress goes to stderr (see childproc; the
+// same scheme as benchmarks/cmd/fanout).
 
 // request is a command to a child. Each op uses some of the fields.
 type request struct {
@@ -87,163 +77,19 @@ type verifyResult struct {
 // instead of the tests.
 const childEnv = "SSEKIT_CLUSTER_CHILD"
 
+// maxRequest bounds a request line: verify carries every publish.
+const maxRequest = 256 << 20
+
 // child is a running child process.
-type child struct {
-	name  string
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	lines chan []byte // reply lines; closed at the child's EOF
-	done  chan struct{}
-}
+type child = childproc.Child[request, reply]
 
-// spawn starts this executable with args.
+// spawn starts this executable with args as a child.
 func spawn(name string, args ...string) (*child, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	setPdeathsig(cmd.SysProcAttr)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{name: name, cmd: cmd, in: in, lines: make(chan []byte, 1), done: make(chan struct{})}
-	go func() {
-		defer close(c.lines)
-		br := bufio.NewReaderSize(out, 64<<10)
-		for {
-			line, err := br.ReadBytes('\n')
-			if len(line) > 0 {
-				c.lines <- line
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		_ = cmd.Wait()
-		close(c.done)
-	}()
-	return c, nil
+	return childproc.Spawn[request, reply](childEnv, name, args...)
 }
 
-// read waits for the next reply.
-func (c *child) read(timeout time.Duration) (reply, error) {
-	var r reply
-	tm := time.NewTimer(timeout)
-	defer tm.Stop()
-	select {
-	case line, ok := <-c.lines:
-		if !ok {
-			return r, fmt.Errorf("%s: exited", c.name)
-		}
-		if err := json.Unmarshal(line, &r); err != nil {
-			return r, fmt.Errorf("%s: bad reply %.200q: %w", c.name, line, err)
-		}
-		if r.Error != "" {
-			return r, fmt.Errorf("%s: %s", c.name, r.Error)
-		}
-		return r, nil
-	case <-tm.C:
-		return r, fmt.Errorf("%s: no answer within %v", c.name, timeout)
-	}
-}
+// Operation is q's op, for childproc.
+func (q request) Operation() string { return q.Op }
 
-// call sends q and waits for its reply.
-func (c *child) call(q request, timeout time.Duration) (reply, error) {
-	b, _ := json.Marshal(q)
-	if _, err := c.in.Write(append(b, '\n')); err != nil {
-		return reply{}, fmt.Errorf("%s: %s: %w", c.name, q.Op, err)
-	}
-	r, err := c.read(timeout)
-	if err != nil {
-		return r, fmt.Errorf("%s: %w", q.Op, err)
-	}
-	return r, nil
-}
-
-// kill SIGKILLs the child and waits for it.
-func (c *child) kill() {
-	_ = c.cmd.Process.Kill()
-	<-c.done
-}
-
-// stop asks the child to quit and kills it if it has not exited in time.
-func (c *child) stop(timeout time.Duration) {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_, _ = c.call(request{Op: "quit"}, timeout)
-	_ = c.in.Close()
-	tm := time.NewTimer(timeout)
-	defer tm.Stop()
-	select {
-	case <-c.done:
-	case <-tm.C:
-		c.kill()
-	}
-}
-
-// serveCommands reads requests from in and writes the replies of handle to
-// out, until "quit" (answered) or the end of in.
-func serveCommands(in io.Reader, out io.Writer, handle func(request) reply) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 256<<20) // verify carries every publish
-	enc := json.NewEncoder(out)
-	for sc.Scan() {
-		var q request
-		if err := json.Unmarshal(sc.Bytes(), &q); err != nil {
-			if err := enc.Encode(reply{Error: "bad request: " + err.Error()}); err != nil {
-				return err
-			}
-			continue
-		}
-		r := handle(q)
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-		if q.Op == "quit" {
-			return nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return errors.New("stdin closed")
-}
-
-// raiseNoFile lifts the open-file limit to its hard maximum and returns it.
-func raiseNoFile() uint64 {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0
-	}
-	if l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
-	return l.Cur
-}
-
-// cpuTime returns the process's user and system CPU time so far.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
+// Failure is r's error, for childproc.
+func (r reply) Failure() string { return r.Error }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
 )
 
 // redisProc is a redis-server process this command started on loopback, in
@@ -89,7 +91,7 @@ func (p *redisProc) start() error {
 	p.cmd = exec.Command(bin, filepath.Join(p.dir, "redis.conf"))
 	p.cmd.Dir = p.dir
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{}
-	setPdeathsig(p.cmd.SysProcAttr)
+	childproc.SetPdeathsig(p.cmd.SysProcAttr)
 	if err := p.cmd.Start(); err != nil {
 		return err
 	}

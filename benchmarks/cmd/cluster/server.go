@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
 	"github.com/ssekit/ssekit/broker"
 	redisbroker "github.com/ssekit/ssekit/broker/redis"
 	"github.com/ssekit/ssekit/core"
@@ -47,11 +47,8 @@ func newBroker(mode string, addrs []string, prefix string) (*broker.Broker, func
 // net/http adapter on a loopback port (GET /events?topic=t3, resuming from
 // Last-Event-ID); it writes {"addr"} on out, then answers the parent.
 func serverRole(mode, addrs, prefix string, in io.Reader, out io.Writer) error {
-	raiseNoFile()
-	enc := func(r reply) error {
-		_, err := fmt.Fprintf(out, "%s\n", mustJSON(r))
-		return err
-	}
+	childproc.RaiseNoFile()
+	enc := func(r reply) error { return childproc.WriteReply(out, r) }
 	b, closeBroker := newBroker(mode, strings.Split(addrs, ","), prefix)
 	var handlers atomic.Int64
 	h := nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
@@ -82,12 +79,12 @@ func serverRole(mode, addrs, prefix string, in io.Reader, out io.Writer) error {
 	if err := enc(reply{Addr: ln.Addr().String()}); err != nil {
 		return err
 	}
-	return serveCommands(in, out, func(q request) reply {
+	return childproc.Serve(in, out, maxRequest, func(q request) reply {
 		switch q.Op {
 		case "stats":
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
-			return reply{Stats: &stats{CPUNs: cpuTime(), Goroutines: runtime.NumGoroutine(),
+			return reply{Stats: &stats{CPUNs: childproc.CPUTime(), Goroutines: runtime.NumGoroutine(),
 				HeapInuse: int64(m.HeapInuse), StackInuse: int64(m.StackInuse), Handlers: int(handlers.Load())}}
 		case "publish":
 			s := q.Pub

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
 	"github.com/ssekit/ssekit/benchmarks/internal/machine"
 )
 
@@ -63,7 +64,7 @@ type cpuMark struct {
 }
 
 func (d *deployment) mark(p *publisher) (cpuMark, error) {
-	m := cpuMark{parent: cpuTime(), redis: d.topo.sample()}
+	m := cpuMark{parent: childproc.CPUTime(), redis: d.topo.sample()}
 	ss, err := d.serverStats()
 	if err != nil {
 		return m, err
@@ -249,13 +250,13 @@ func (d *deployment) instanceKill(pub *publisher, topics []int, before cpuMark) 
 	var wg sync.WaitGroup
 	wg.Go(func() { pub.steady(ctx, topics, cfg.Rate, cfg.Workers) })
 	sleep(cfg.KillPhase / 3)
-	st, _ := d.servers[0].call(request{Op: "stats"}, 30*time.Second)
+	st, _ := d.servers[0].Call(request{Op: "stats"}, 30*time.Second)
 	victims := 0
 	if st.Stats != nil {
 		victims = st.Stats.Handlers
 	}
 	cfg.Log("instance-kill: SIGKILL server instance 0 (%d subscribers on it)", victims)
-	d.servers[0].kill()
+	d.servers[0].Kill()
 	d.servers[0] = nil
 	killed := time.Now()
 	at, err := d.waitOpen(cfg.Subscribers, cfg.KillPhase+120*time.Second)

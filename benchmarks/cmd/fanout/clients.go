@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,11 +11,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// clientBuffer is each stream's read buffer: events are small, and 10,000
-// streams share the client process's memory.
-const clientBuffer = 2048
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
+	"github.com/ssekit/ssekit/benchmarks/internal/sseresp"
+)
 
 // stream is one client connection, read by its own goroutine.
 type stream struct {
@@ -43,10 +41,10 @@ type clients struct {
 // clientsRole is the client process: it answers the parent's requests on in
 // and out.
 func clientsRole(in io.Reader, out io.Writer, logf func(string, ...any)) error {
-	raiseNoFile()
+	childproc.RaiseNoFile()
 	c := &clients{log: logf}
 	defer c.closeFrom(0)
-	return serveCommands(in, out, func(q request) reply {
+	return childproc.Serve(in, out, 0, func(q request) reply {
 		switch q.Op {
 		case "connect":
 			n, err := c.connect(q)
@@ -162,111 +160,13 @@ func dial(q request, i int, req []byte, deadline time.Time) (*stream, error) {
 
 // run reads the response until the connection ends.
 func (s *stream) run() {
-	err := s.read(bufio.NewReaderSize(s.nc, clientBuffer))
+	err := sseresp.Read(bufio.NewReaderSize(s.nc, sseresp.BufferSize), nil, s.onLine)
 	s.mu.Lock()
 	s.ended = true
 	if !s.closed {
 		s.err = err
 	}
 	s.mu.Unlock()
-}
-
-// read reads the status line, the headers and the body, de-chunking it, and
-// hands every line to onLine.
-func (s *stream) read(br *bufio.Reader) error {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return fmt.Errorf("status line: %w", err)
-	}
-	if f := bytes.Fields(line); len(f) < 2 || string(f[1]) != "200" {
-		return fmt.Errorf("status %q", bytes.TrimSpace(line))
-	}
-	chunked := false
-	for i := 0; ; i++ {
-		if i > 100 {
-			return errors.New("too many headers")
-		}
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return fmt.Errorf("headers: %w", err)
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			break
-		}
-		k, v, _ := bytes.Cut(line, []byte(":"))
-		if bytes.EqualFold(bytes.TrimSpace(k), []byte("Transfer-Encoding")) &&
-			bytes.EqualFold(bytes.TrimSpace(v), []byte("chunked")) {
-			chunked = true
-		}
-	}
-	var lb lineBuf
-	feed := func(p []byte) { lb.feed(p, s.onLine) }
-	if !chunked {
-		for {
-			if _, err := br.Peek(1); err != nil {
-				return err
-			}
-			p, _ := br.Peek(br.Buffered())
-			feed(p)
-			_, _ = br.Discard(len(p))
-		}
-	}
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return fmt.Errorf("chunk size: %w", err)
-		}
-		size, err := strconv.ParseUint(string(bytes.TrimRight(line, "\r\n")), 16, 40)
-		if err != nil {
-			return fmt.Errorf("chunk size %q", line)
-		}
-		if size == 0 {
-			return io.EOF
-		}
-		for left := int(size); left > 0; {
-			if _, err := br.Peek(1); err != nil {
-				return fmt.Errorf("chunk: %w", err)
-			}
-			p, _ := br.Peek(min(left, br.Buffered()))
-			feed(p)
-			_, _ = br.Discard(len(p))
-			left -= len(p)
-		}
-		if line, err = br.ReadSlice('\n'); err != nil {
-			return fmt.Errorf("chunk end: %w", err)
-		} else if len(bytes.TrimRight(line, "\r\n")) != 0 {
-			return fmt.Errorf("bad chunk end %q", line)
-		}
-	}
-}
-
-// lineBuf splits body bytes fed in any pieces into lines.
-type lineBuf struct{ part []byte }
-
-// maxLine bounds a line kept across pieces; longer ones are cut.
-const maxLine = 4096
-
-func (l *lineBuf) feed(p []byte, on func([]byte)) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			if len(l.part)+len(p) <= maxLine {
-				l.part = append(l.part, p...)
-			}
-			return
-		}
-		line := p[:i]
-		if len(l.part) > 0 {
-			if len(l.part)+i <= maxLine {
-				l.part = append(l.part, line...)
-			}
-			line = l.part
-		}
-		on(bytes.TrimSuffix(line, []byte("\r")))
-		l.part = l.part[:0]
-		p = p[i+1:]
-	}
 }
 
 var dataPrefix = []byte("data: ")
@@ -323,7 +223,7 @@ func (c *clients) wait(q request) *waitResult {
 		tm := time.NewTimer(20 * time.Millisecond)
 		<-tm.C
 	}
-	r := &waitResult{Conns: len(c.streams), CPUNs: cpuTime()}
+	r := &waitResult{Conns: len(c.streams), CPUNs: childproc.CPUTime()}
 	var lats []int64
 	for _, s := range c.streams {
 		s.mu.Lock()

@@ -80,16 +80,3 @@ func TestEveryImplDeliversEveryEvent(t *testing.T) {
 		t.Error("empty table")
 	}
 }
-
-// TestLineBuf checks that lines split across pieces are put together.
-func TestLineBuf(t *testing.T) {
-	var got []string
-	var l lineBuf
-	for _, p := range []string{"data: 1 2", " 3\r\n\nda", "ta: 4 5 6\n", "\n"} {
-		l.feed([]byte(p), func(b []byte) { got = append(got, string(b)) })
-	}
-	want := []string{"data: 1 2 3", "", "data: 4 5 6", ""}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-}

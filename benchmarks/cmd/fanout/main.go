@@ -42,6 +42,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
 	"github.com/ssekit/ssekit/benchmarks/internal/machine"
 )
 
@@ -206,7 +207,7 @@ func run(args []string, in io.Reader, out io.Writer) error {
 	default:
 		return fmt.Errorf("unknown role %q", *role)
 	}
-	raiseNoFile()
+	childproc.RaiseNoFile()
 	cfg := config{
 		N: *n, Events: *events, Interval: *interval, Rate: *rate, Srcs: *srcs,
 		Deliveries: *deliveries, MaxEvents: *maxEvents, Runs: *runs, Profile: *profile, MemProfile: *memprofile,
@@ -251,14 +252,6 @@ func implIDs() []string {
 		ids = append(ids, im.ID)
 	}
 	return ids
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // measure runs every implementation of cfg, cfg.Runs rounds of them, each
@@ -483,8 +476,8 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	if err != nil {
 		return err
 	}
-	defer srv.stop(20 * time.Second)
-	hello, err := srv.read(30 * time.Second)
+	defer srv.Stop(20 * time.Second)
+	hello, err := srv.Read(30 * time.Second)
 	if err != nil {
 		return err
 	}
@@ -492,8 +485,8 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	if err != nil {
 		return err
 	}
-	defer cli.stop(20 * time.Second) // before the server's: clients close first
-	before, err := srv.call(request{Op: "stats"}, 30*time.Second)
+	defer cli.Stop(20 * time.Second) // before the server's: clients close first
+	before, err := srv.Call(request{Op: "stats"}, 30*time.Second)
 	if err != nil {
 		return err
 	}
@@ -502,7 +495,7 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	logf("connecting %d subscribers to %s", cfg.N, hello.Addr)
 	connectTimeout := remaining(time.Duration(float64(cfg.N)/cfg.Rate*float64(time.Second))+60*time.Second, deadline)
 	connectStart := time.Now()
-	if _, err := cli.call(request{Op: "connect", Addr: hello.Addr, Path: hello.Path, N: cfg.N, Rate: cfg.Rate, Srcs: cfg.Srcs,
+	if _, err := cli.Call(request{Op: "connect", Addr: hello.Addr, Path: hello.Path, N: cfg.N, Rate: cfg.Rate, Srcs: cfg.Srcs,
 		TimeoutMs: connectTimeout.Milliseconds()}, connectTimeout+10*time.Second); err != nil {
 		return err
 	}
@@ -512,16 +505,16 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	// Warm up: publish until every subscriber got the latest event, so all
 	// are registered (some servers answer headers only with the first event)
 	// and nothing is left in flight.
-	if _, err := cli.call(request{Op: "phase", Phase: 0}, 30*time.Second); err != nil {
+	if _, err := cli.Call(request{Op: "phase", Phase: 0}, 30*time.Second); err != nil {
 		return err
 	}
 	warmEnd := time.Now().Add(remaining(90*time.Second, deadline))
 	var cliCPU int64 // the client process's CPU time at the end of the last wait
 	for seq := 0; ; seq++ {
-		if _, err := srv.call(request{Op: "publish", Phase: 0, Seq: seq, Count: 1}, 60*time.Second); err != nil {
+		if _, err := srv.Call(request{Op: "publish", Phase: 0, Seq: seq, Count: 1}, 60*time.Second); err != nil {
 			return err
 		}
-		w, err := cli.call(request{Op: "wait", Phase: 0, Last: seq, TimeoutMs: 3000}, 60*time.Second)
+		w, err := cli.Call(request{Op: "wait", Phase: 0, Last: seq, TimeoutMs: 3000}, 60*time.Second)
 		if err != nil {
 			return err
 		}
@@ -534,7 +527,7 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 			return fmt.Errorf("warm-up: %d of %d subscribers ready, %d ended (%s)", w.Wait.Complete, cfg.N, w.Wait.Dead, w.Wait.Err)
 		}
 	}
-	after, err := srv.call(request{Op: "stats", On: true}, 30*time.Second) // On: the heap profile, with -memprofile
+	after, err := srv.Call(request{Op: "stats", On: true}, 30*time.Second) // On: the heap profile, with -memprofile
 	if err != nil {
 		return err
 	}
@@ -546,28 +539,28 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	logf("memory %.0f B/subscriber (heap %.0f, stack %.0f), %.2f goroutines/subscriber",
 		r.MemPerSub, r.HeapPerSub, r.StackPerSub, r.GoroutinesPerSub)
 
-	if _, err := srv.call(request{Op: "profile", On: true}, 10*time.Second); err != nil {
+	if _, err := srv.Call(request{Op: "profile", On: true}, 10*time.Second); err != nil {
 		return err
 	}
 	// Latency: events spaced by the interval.
-	if _, err := cli.call(request{Op: "phase", Phase: 1, Count: cfg.Events}, 30*time.Second); err != nil {
+	if _, err := cli.Call(request{Op: "phase", Phase: 1, Count: cfg.Events}, 30*time.Second); err != nil {
 		return err
 	}
 	logf("latency: %d events %v apart", cfg.Events, cfg.Interval)
-	c0, err := srv.call(request{Op: "count"}, 30*time.Second)
+	c0, err := srv.Call(request{Op: "count"}, 30*time.Second)
 	if err != nil {
 		return err
 	}
 	pubTimeout := remaining(time.Duration(cfg.Events)*cfg.Interval+60*time.Second, deadline)
-	p, err := srv.call(request{Op: "publish", Phase: 1, Count: cfg.Events, IntervalNs: cfg.Interval.Nanoseconds()}, pubTimeout)
+	p, err := srv.Call(request{Op: "publish", Phase: 1, Count: cfg.Events, IntervalNs: cfg.Interval.Nanoseconds()}, pubTimeout)
 	if err != nil {
 		return err
 	}
-	w, err := cli.call(request{Op: "wait", Phase: 1, Last: cfg.Events - 1, TimeoutMs: remaining(30*time.Second, deadline).Milliseconds()}, 90*time.Second)
+	w, err := cli.Call(request{Op: "wait", Phase: 1, Last: cfg.Events - 1, TimeoutMs: remaining(30*time.Second, deadline).Milliseconds()}, 90*time.Second)
 	if err != nil {
 		return err
 	}
-	c1, err := srv.call(request{Op: "count"}, 30*time.Second)
+	c1, err := srv.Call(request{Op: "count"}, 30*time.Second)
 	if err != nil {
 		return err
 	}
@@ -586,7 +579,7 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 	// Throughput, widest first, closing subscribers between levels.
 	for i, subs := range levels(cfg.N) {
 		if subs < cfg.N {
-			if _, err := cli.call(request{Op: "close", Keep: subs}, 60*time.Second); err != nil {
+			if _, err := cli.Call(request{Op: "close", Keep: subs}, 60*time.Second); err != nil {
 				return err
 			}
 			if err := waitHandlers(srv, subs, remaining(60*time.Second, deadline)); err != nil {
@@ -595,22 +588,22 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 		}
 		k := burst(cfg, subs)
 		phase := 2 + i
-		if _, err := cli.call(request{Op: "phase", Phase: phase}, 30*time.Second); err != nil {
+		if _, err := cli.Call(request{Op: "phase", Phase: phase}, 30*time.Second); err != nil {
 			return err
 		}
-		c0, err := srv.call(request{Op: "count"}, 30*time.Second)
+		c0, err := srv.Call(request{Op: "count"}, 30*time.Second)
 		if err != nil {
 			return err
 		}
-		p, err := srv.call(request{Op: "publish", Phase: phase, Count: k}, remaining(120*time.Second, deadline))
+		p, err := srv.Call(request{Op: "publish", Phase: phase, Count: k}, remaining(120*time.Second, deadline))
 		if err != nil {
 			return err
 		}
-		w, err := cli.call(request{Op: "wait", Phase: phase, Last: k - 1, TimeoutMs: remaining(60*time.Second, deadline).Milliseconds()}, 150*time.Second)
+		w, err := cli.Call(request{Op: "wait", Phase: phase, Last: k - 1, TimeoutMs: remaining(60*time.Second, deadline).Milliseconds()}, 150*time.Second)
 		if err != nil {
 			return err
 		}
-		c1, err := srv.call(request{Op: "count"}, 30*time.Second)
+		c1, err := srv.Call(request{Op: "count"}, 30*time.Second)
 		if err != nil {
 			return err
 		}
@@ -628,7 +621,7 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 			subs, k, t.Seconds, t.EventsPerS, t.Received, t.Expected, t.ServerCPUS, t.ClientCPUS)
 		r.Throughput = append(r.Throughput, t)
 		if i == 0 {
-			if _, err := srv.call(request{Op: "profile", On: false}, 10*time.Second); err != nil {
+			if _, err := srv.Call(request{Op: "profile", On: false}, 10*time.Second); err != nil {
 				return err
 			}
 		}
@@ -640,7 +633,7 @@ func measureImpl(cfg config, im impl, r *Result, deadline time.Time) error {
 func waitHandlers(srv *child, want int, timeout time.Duration) error {
 	end := time.Now().Add(timeout)
 	for i := 0; ; i++ {
-		r, err := srv.call(request{Op: "count"}, 30*time.Second)
+		r, err := srv.Call(request{Op: "count"}, 30*time.Second)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 
 	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
 	"github.com/ssekit/ssekit/adapters/nethttp"
+	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
 	"github.com/ssekit/ssekit/benchmarks/internal/subjects"
 	"github.com/ssekit/ssekit/broker"
 	redisbroker "github.com/ssekit/ssekit/broker/redis"
@@ -257,14 +258,11 @@ func startHand() (*subject, error) {
 // serverRole is the server process: it serves one impl on a loopback port,
 // writes {"addr","path"} on out, then answers the parent's requests.
 func serverRole(id, profile, memprofile string, in io.Reader, out io.Writer) error {
-	raiseNoFile()
+	childproc.RaiseNoFile()
 	if memprofile != "" {
 		runtime.MemProfileRate = 1
 	}
-	hello := func(r reply) error {
-		_, err := fmt.Fprintf(out, "%s\n", mustJSON(r))
-		return err
-	}
+	hello := func(r reply) error { return childproc.WriteReply(out, r) }
 	im, ok := lookupImpl(id)
 	if !ok {
 		_ = hello(reply{Error: "unknown impl " + id})
@@ -322,7 +320,7 @@ func serverRole(id, profile, memprofile string, in io.Reader, out io.Writer) err
 			_ = prof.Close()
 		}
 	}()
-	return serveCommands(in, out, func(q request) reply {
+	return childproc.Serve(in, out, 0, func(q request) reply {
 		switch q.Op {
 		case "stats":
 			runtime.GC()
@@ -336,10 +334,10 @@ func serverRole(id, profile, memprofile string, in io.Reader, out io.Writer) err
 			}
 			return reply{Stats: &stats{
 				HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, HeapAlloc: m.HeapAlloc,
-				Goroutines: runtime.NumGoroutine(), Handlers: open(), CPUNs: cpuTime(),
+				Goroutines: runtime.NumGoroutine(), Handlers: open(), CPUNs: childproc.CPUTime(),
 			}}
 		case "count":
-			return reply{Handlers: open(), Stats: &stats{CPUNs: cpuTime()}}
+			return reply{Handlers: open(), Stats: &stats{CPUNs: childproc.CPUTime()}}
 		case "publish":
 			return publish(subj, q)
 		case "profile":
