@@ -13,8 +13,8 @@ type topicSeries struct {
 }
 
 func (m *Metrics) topic(topic string) *topicSeries {
-	l := m.topicLabel(topic)
-	return cached(m, m.topics, l, func() *topicSeries {
+	l := m.topics.Label(topic)
+	return m.series.Get(l, func() *topicSeries {
 		t := TopicKey.String(l)
 		return &topicSeries{
 			topic:  []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(t))},

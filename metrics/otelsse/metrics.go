@@ -3,13 +3,12 @@ package otelsse
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/ssekit/ssekit/broker"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/metricseries"
 )
 
 // ScopeName is the name of the meter the instruments are created with.
@@ -26,14 +25,10 @@ type Metrics struct {
 	published, deliveries, drops, replays, replayed metric.Int64Counter
 	feedFailures, feedRecoveries                    metric.Int64Counter
 	reg                                             metric.Registration
-	topicOf                                         func(string) string
-	maxTopics                                       int
 
-	mu     sync.RWMutex
-	routes map[[2]string]*routeSeries
-	topics map[string]*topicSeries
-	labels map[string]string // topic -> label value, a bounded cache
-	values map[string]bool   // the label values given out
+	topics *metricseries.Topics                        // topic -> label value
+	routes metricseries.Cache[[2]string, *routeSeries] // by adapter and route
+	series metricseries.Cache[string, *topicSeries]    // by topic label
 }
 
 var (
@@ -49,12 +44,7 @@ func New(mp metric.MeterProvider, o Options) (*Metrics, error) {
 	}
 	mt := mp.Meter(ScopeName)
 	m := &Metrics{
-		topicOf:   o.Topic,
-		maxTopics: o.MaxTopics,
-		routes:    map[[2]string]*routeSeries{},
-		topics:    map[string]*topicSeries{},
-		labels:    map[string]string{},
-		values:    map[string]bool{},
+		topics: metricseries.NewTopics(o.Topic, o.MaxTopics, OtherTopic),
 	}
 	var errs []error
 	counter := func(name, unit, desc string) metric.Int64Counter {
@@ -111,63 +101,11 @@ func (m *Metrics) Close() error { return m.reg.Unregister() }
 
 // observe reports the per-flush figures of every route.
 func (m *Metrics) observe(_ context.Context, o metric.Observer) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for _, s := range m.routes {
+	m.routes.Range(func(s *routeSeries) {
 		o.ObserveInt64(m.events, s.events.Load(), s.observeOpt)
 		o.ObserveInt64(m.bytes, s.bytes.Load(), s.observeOpt)
 		o.ObserveInt64(m.flushes, s.flushes.Load(), s.observeOpt)
 		o.ObserveInt64(m.heartbeats, s.heartbeats.Load(), s.observeOpt)
-	}
+	})
 	return nil
-}
-
-// cached returns the value of key in mp, making it with mk under the write
-// lock on a miss.
-func cached[K comparable, V any](m *Metrics, mp map[K]V, key K, mk func() V) V {
-	m.mu.RLock()
-	v, ok := mp[key]
-	m.mu.RUnlock()
-	if ok {
-		return v
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v, ok := mp[key]; ok {
-		return v
-	}
-	v = mk()
-	mp[key] = v
-	return v
-}
-
-// topicLabel maps topic to its attribute value, within the cap. The topic
-// may alias a caller's buffer: what is kept is a copy.
-func (m *Metrics) topicLabel(topic string) string {
-	m.mu.RLock()
-	l, ok := m.labels[topic]
-	m.mu.RUnlock()
-	if ok {
-		return l
-	}
-	l = strings.Clone(topic)
-	if m.topicOf != nil {
-		l = m.topicOf(l)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if known, ok := m.labels[topic]; ok {
-		return known
-	}
-	if !m.values[l] {
-		if m.maxTopics > 0 && len(m.values) >= m.maxTopics {
-			l = OtherTopic
-		} else {
-			m.values[l] = true
-		}
-	}
-	if m.maxTopics <= 0 || len(m.labels) < 4*m.maxTopics { // the cache stays bounded
-		m.labels[strings.Clone(topic)] = l
-	}
-	return l
 }

@@ -31,7 +31,7 @@ type routeSeries struct {
 }
 
 func (m *Metrics) route(info core.StreamInfo) *routeSeries {
-	return cached(m, m.routes, [2]string{info.Adapter, info.Route}, func() *routeSeries {
+	return m.routes.Get([2]string{info.Adapter, info.Route}, func() *routeSeries {
 		attrs := []attribute.KeyValue{AdapterKey.String(info.Adapter), RouteKey.String(info.Route)}
 		set := metric.WithAttributeSet(attribute.NewSet(attrs...))
 		return &routeSeries{attrs: attrs, add: []metric.AddOption{set},

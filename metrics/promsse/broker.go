@@ -14,8 +14,8 @@ type topicSeries struct {
 }
 
 func (m *Metrics) topic(topic string) *topicSeries {
-	l := m.topicLabel(topic)
-	return cached(m, m.topics, l, func() *topicSeries {
+	l := m.topics.Label(topic)
+	return m.series.Get(l, func() *topicSeries {
 		return &topicSeries{
 			subscribers:  m.subscribers.WithLabelValues(l),
 			publishedOK:  m.published.WithLabelValues(l, "ok"),

@@ -1,13 +1,11 @@
 package promsse
 
 import (
-	"strings"
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ssekit/ssekit/broker"
 	"github.com/ssekit/ssekit/core"
+	"github.com/ssekit/ssekit/internal/metricseries"
 )
 
 // Metrics records ssekit's metrics. It is a core.Observer (install it with
@@ -23,14 +21,10 @@ type Metrics struct {
 	published, deliveries, drops, replays  *prometheus.CounterVec
 	replayed, feedFailures, feedRecoveries prometheus.Counter
 	collectors                             []prometheus.Collector
-	topicOf                                func(string) string
-	maxTopics                              int
 
-	mu     sync.RWMutex
-	routes map[[2]string]*routeSeries
-	topics map[string]*topicSeries // by topic, after mapping
-	labels map[string]string       // topic -> label value, a bounded cache
-	values map[string]bool         // the label values given out
+	topics *metricseries.Topics                        // topic -> label value
+	routes metricseries.Cache[[2]string, *routeSeries] // by adapter and route
+	series metricseries.Cache[string, *topicSeries]    // by topic label
 }
 
 var (
@@ -82,12 +76,7 @@ func New(o Options) *Metrics {
 			Help: "Failures of the broker backend's feed (such as Redis unreachable)."}),
 		feedRecoveries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "broker_feed_recoveries_total",
 			Help: "Recoveries of the broker backend's feed after a failure."}),
-		topicOf:   o.Topic,
-		maxTopics: o.MaxTopics,
-		routes:    map[[2]string]*routeSeries{},
-		topics:    map[string]*topicSeries{},
-		labels:    map[string]string{},
-		values:    map[string]bool{},
+		topics: metricseries.NewTopics(o.Topic, o.MaxTopics, OtherTopic),
 	}
 	m.collectors = []prometheus.Collector{m.open, m.started, m.ended, m.rejected, m.events, m.bytes, m.flushes,
 		m.heartbeats, m.duration, m.wait, m.subscribers, m.published, m.deliveries, m.drops, m.replays,
@@ -107,54 +96,4 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m.collectors {
 		c.Collect(ch)
 	}
-}
-
-// cached returns the value of key in *mp, making it with mk under the write
-// lock on a miss.
-func cached[K comparable, V any](m *Metrics, mp map[K]V, key K, mk func() V) V {
-	m.mu.RLock()
-	v, ok := mp[key]
-	m.mu.RUnlock()
-	if ok {
-		return v
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v, ok := mp[key]; ok {
-		return v
-	}
-	v = mk()
-	mp[key] = v
-	return v
-}
-
-// topicLabel maps topic to its label value, within the cap. The topic may
-// alias a caller's buffer: what is kept is a copy.
-func (m *Metrics) topicLabel(topic string) string {
-	m.mu.RLock()
-	l, ok := m.labels[topic]
-	m.mu.RUnlock()
-	if ok {
-		return l
-	}
-	l = strings.Clone(topic)
-	if m.topicOf != nil {
-		l = m.topicOf(l)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if known, ok := m.labels[topic]; ok {
-		return known
-	}
-	if !m.values[l] {
-		if m.maxTopics > 0 && len(m.values) >= m.maxTopics {
-			l = OtherTopic
-		} else {
-			m.values[l] = true
-		}
-	}
-	if m.maxTopics <= 0 || len(m.labels) < 4*m.maxTopics { // the cache stays bounded
-		m.labels[strings.Clone(topic)] = l
-	}
-	return l
 }

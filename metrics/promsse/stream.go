@@ -18,7 +18,7 @@ type routeSeries struct {
 
 func (m *Metrics) route(info core.StreamInfo) *routeSeries {
 	key := [2]string{info.Adapter, info.Route}
-	return cached(m, m.routes, key, func() *routeSeries {
+	return m.routes.Get(key, func() *routeSeries {
 		l := []string{info.Adapter, info.Route}
 		return &routeSeries{
 			adapter: info.Adapter, route: info.Route,
