@@ -58,4 +58,9 @@
 // A [core.WithObserver] Observer hears of nbio streams as of any adapter's
 // (the adapter "nbio", the ServeMux pattern as the route), through
 // [adapter.Start] and [adapter.EndStarted].
+//
+// Tests run with -race may see a data race reported inside nbhttp that is
+// not one (its hand-off of each new connection to a poller goes through
+// epoll); nbiotest.RaceShim, called on the engine before Start, makes that
+// hand-off visible to the detector.
 package nbiosse

@@ -1,8 +1,8 @@
 // The example runs in builds without the race detector only: nbhttp hands
 // each new connection from its accepting goroutine to a poller through epoll,
 // which the detector cannot see, so it reports a race inside nbhttp
-// (Conn.RemoteAddr). The tests serve through raceShim, which makes that
-// hand-off visible; the example shows what a user writes.
+// (Conn.RemoteAddr). The tests serve through nbiotest.RaceShim, which makes
+// that hand-off visible; the example shows what a user writes.
 
 //go:build !race
 

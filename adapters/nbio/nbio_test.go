@@ -14,6 +14,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp"
 
 	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
+	"github.com/ssekit/ssekit/adapters/nbio/nbiotest"
 	"github.com/ssekit/ssekit/core"
 	"github.com/ssekit/ssekit/internal/ssetest"
 )
@@ -94,7 +95,7 @@ func TestNotAttached(t *testing.T) {
 		Handler: nbiosse.Handle(func(*http.Request) (core.EventTarget, error) { return core.NewTarget(), nil },
 			core.WithOnEnd(func(err error) { ended <- err })),
 	})
-	raceShim(e)
+	nbiotest.RaceShim(e)
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}

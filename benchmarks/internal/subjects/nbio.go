@@ -8,6 +8,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp"
 
 	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
+	"github.com/ssekit/ssekit/adapters/nbio/nbiotest"
 	"github.com/ssekit/ssekit/core"
 )
 
@@ -32,7 +33,7 @@ func ServeNbio(ln net.Listener, h http.Handler) func() error {
 		Handler: h,
 	})
 	nbiosse.Attach(e)
-	raceShim(e)
+	nbiotest.RaceShim(e)
 	if err := e.Start(); err != nil {
 		_ = ln.Close()
 		return func() error { return err }

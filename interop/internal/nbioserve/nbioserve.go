@@ -5,14 +5,13 @@ package nbioserve
 import (
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 
 	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
+	"github.com/ssekit/ssekit/adapters/nbio/nbiotest"
 )
 
 // Start serves h on an nbhttp engine prepared with nbiosse.Attach, on ln;
@@ -30,32 +29,10 @@ func Start(ln net.Listener, h http.Handler, keepalive time.Duration) (stop func(
 		KeepaliveTime: keepalive,
 	})
 	nbiosse.Attach(e)
-	raceShim(e)
+	nbiotest.RaceShim(e)
 	if err := e.Start(); err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
 	return e.Stop, nil
-}
-
-// raceShim makes visible to the race detector the hand-off of each new
-// connection from nbhttp's accepting goroutine to a poller goroutine, which
-// goes through epoll (a syscall) and so looks like a data race on the
-// connection's fields inside nbhttp. It adds a lock both sides take; the
-// data handler it installs is nbhttp's own. (adapters/nbio's tests have the
-// same shim.)
-func raceShim(e *nbhttp.Engine) {
-	var mu sync.Mutex
-	var handed int
-	e.OnOpen(func(net.Conn) {
-		mu.Lock()
-		handed++
-		mu.Unlock()
-	})
-	e.Engine.OnData(func(c *nbio.Conn, data []byte) {
-		mu.Lock()
-		_ = handed
-		mu.Unlock()
-		c.DataHandler()(c, data)
-	})
 }
