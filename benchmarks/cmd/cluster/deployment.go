@@ -36,7 +36,7 @@ func startDeployment(cfg config, mode string) (*deployment, error) {
 	}
 	addrs := strings.Join(d.topo.addrs(), ",")
 	for i := range cfg.Instances {
-		c, err := spawn("server "+strconv.Itoa(i), "-role", "server", "-redis-mode", mode, "-redis-addrs", addrs, "-prefix", prefix)
+		c, err := spawn("server "+strconv.Itoa(i), "-role", "server", "-adapter", cfg.Adapter, "-redis-mode", mode, "-redis-addrs", addrs, "-prefix", prefix)
 		if err != nil {
 			d.close()
 			return nil, err

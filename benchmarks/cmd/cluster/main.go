@@ -71,6 +71,7 @@ func logf(format string, args ...any) {
 // config is one run's parameters.
 type config struct {
 	Topologies  []string
+	Adapter     string // the instances' adapter: nethttp or nbio
 	Instances   int
 	Subscribers int
 	ClientProcs int
@@ -100,6 +101,7 @@ func run(args []string, in io.Reader, out io.Writer) error {
 	redisMode := fs.String("redis-mode", "single", "server role: single or cluster")
 	redisAddrs := fs.String("redis-addrs", "", "server role: Redis addresses, comma-separated")
 	prefix := fs.String("prefix", "ssekit-cluster", "server role: the backend's key prefix")
+	adapterName := fs.String("adapter", "nethttp", "the instances' adapter: nethttp (a goroutine per stream) or nbio (an event loop)")
 
 	topologies := fs.String("redis", "single,cluster", "Redis topologies to run, comma-separated: single, cluster")
 	instances := fs.Int("instances", 4, "server instances (processes)")
@@ -126,7 +128,7 @@ func run(args []string, in io.Reader, out io.Writer) error {
 	}
 	switch *role {
 	case "server":
-		return serverRole(*redisMode, *redisAddrs, *prefix, in, out)
+		return serverRole(*adapterName, *redisMode, *redisAddrs, *prefix, in, out)
 	case "clients":
 		return clientsRole(in, out, logf)
 	case "":
@@ -148,7 +150,7 @@ func run(args []string, in io.Reader, out io.Writer) error {
 		}
 	}
 	cfg := config{
-		Instances: *instances, Subscribers: *subscribers, ClientProcs: *clientProcs, Topics: *topics,
+		Adapter: *adapterName, Instances: *instances, Subscribers: *subscribers, ClientProcs: *clientProcs, Topics: *topics,
 		Rate: *rate, Workers: *workers, ConnRate: *connRate, Srcs: *srcs,
 		Steady: *steady, KillPhase: *killPhase, RedisPhase: *redisPhase, NoKill: *noKill, NoRedisKill: *noRedisKill,
 		CeilingTime: *ceilingTime, CeilingWorkers: *ceilingWorkers, Timeout: *timeout, Log: logf,

@@ -25,6 +25,7 @@ type Output struct {
 
 // ConfigOut is the run's configuration.
 type ConfigOut struct {
+	Adapter        string  `json:"adapter"`
 	Instances      int     `json:"instances"`
 	Subscribers    int     `json:"subscribers"`
 	ClientProcs    int     `json:"client_procs"`

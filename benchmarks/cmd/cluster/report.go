@@ -28,9 +28,9 @@ func markdown(o *Output) string {
 
 func writeRuns(b *strings.Builder, o *Output) {
 	c := o.Config
-	fmt.Fprintf(b, "**%d server instances, %s subscribers, %d topics, %s events/s** (%d client processes; each event goes to %s subscribers). "+
+	fmt.Fprintf(b, "**%d server instances (%s adapter), %s subscribers, %d topics, %s events/s** (%d client processes; each event goes to %s subscribers). "+
 		"Phases: steady %.0f s; one instance SIGKILLed (its clients reconnect to the others with Last-Event-ID); the Redis primary SIGKILLed.\n\n",
-		c.Instances, fmtInt(int64(c.Subscribers)), c.Topics, fmtNum(c.Rate), c.ClientProcs, fmtNum(float64(c.Subscribers)/float64(c.Topics)), c.SteadyS)
+		c.Instances, adapterName(c.Adapter), fmtInt(int64(c.Subscribers)), c.Topics, fmtNum(c.Rate), c.ClientProcs, fmtNum(float64(c.Subscribers)/float64(c.Topics)), c.SteadyS)
 	b.WriteString("| Redis | phase | events | delivered / expected | p50 | p99 | max | lost | lost after reset signal | duplicated | delivered, Publish failed | publish outage | all streams back after |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range o.Runs {
@@ -252,4 +252,13 @@ func chart(o *Output) string {
 	}
 	s.WriteString("</svg>\n")
 	return s.String()
+}
+
+// adapterName is how the report names an adapter (runs from before the
+// -adapter flag had none: net/http).
+func adapterName(a string) string {
+	if a == "nbio" {
+		return "nbio"
+	}
+	return "net/http"
 }

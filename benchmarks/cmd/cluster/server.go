@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -12,8 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	nbiosse "github.com/ssekit/ssekit/adapters/nbio"
 	nethttpsse "github.com/ssekit/ssekit/adapters/nethttp"
 	"github.com/ssekit/ssekit/benchmarks/internal/childproc"
+	"github.com/ssekit/ssekit/benchmarks/internal/subjects"
 	"github.com/ssekit/ssekit/broker"
 	redisbroker "github.com/ssekit/ssekit/broker/redis"
 	"github.com/ssekit/ssekit/core"
@@ -44,16 +47,32 @@ func newBroker(mode string, addrs []string, prefix string) (*broker.Broker, func
 }
 
 // serverRole is one server instance: the broker on Redis served through the
-// net/http adapter on a loopback port (GET /events?topic=t3, resuming from
-// Last-Event-ID); it writes {"addr"} on out, then answers the parent.
-func serverRole(mode, addrs, prefix string, in io.Reader, out io.Writer) error {
+// net/http adapter, or the nbio adapter when adapterName is "nbio", on a
+// loopback port (GET /events?topic=t3, resuming from Last-Event-ID); it
+// writes {"addr"} on out, then answers the parent.
+func serverRole(adapterName, mode, addrs, prefix string, in io.Reader, out io.Writer) error {
 	childproc.RaiseNoFile()
 	enc := func(r reply) error { return childproc.WriteReply(out, r) }
 	b, closeBroker := newBroker(mode, strings.Split(addrs, ","), prefix)
 	var handlers atomic.Int64
-	h := nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
-		return b.Subscribe(r.Context(), []string{r.URL.Query().Get("topic")}, nethttpsse.LastEventID(r))
-	})
+	var h http.Handler
+	switch adapterName {
+	case "nethttp":
+		h = nethttpsse.Handle(func(r *http.Request) (core.EventTarget, error) {
+			return b.Subscribe(r.Context(), []string{r.URL.Query().Get("topic")}, nethttpsse.LastEventID(r))
+		})
+	case "nbio":
+		// nbhttp's request context does not end with the client: the
+		// subscription ends with its stream instead.
+		h = nbiosse.Handle(func(r *http.Request) (core.EventTarget, error) {
+			return b.Subscribe(context.Background(), []string{r.URL.Query().Get("topic")}, nbiosse.LastEventID(r))
+		})
+	default:
+		closeBroker()
+		err := fmt.Errorf("unknown adapter %q (nethttp or nbio)", adapterName)
+		_ = enc(reply{Error: err.Error()})
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
 		handlers.Add(1)
@@ -65,16 +84,25 @@ func serverRole(mode, addrs, prefix string, in io.Reader, out io.Writer) error {
 		_ = enc(reply{Error: err.Error()})
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(os.Stderr, "cluster server: ", 0)}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(ln)
-	}()
+	var stop func() error
+	if adapterName == "nbio" {
+		stop = subjects.ServeNbio(ln, mux)
+	} else {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: log.New(os.Stderr, "cluster server: ", 0)}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = srv.Serve(ln)
+		}()
+		stop = func() error {
+			err := srv.Close()
+			<-served
+			return err
+		}
+	}
 	defer func() {
 		closeBroker()
-		_ = srv.Close()
-		<-served
+		_ = stop()
 	}()
 	if err := enc(reply{Addr: ln.Addr().String()}); err != nil {
 		return err

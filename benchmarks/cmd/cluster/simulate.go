@@ -16,7 +16,7 @@ import (
 func measure(cfg config) *Output {
 	start := time.Now()
 	o := &Output{Machine: machine.Read(), LoadStart: loadAvg(), Config: ConfigOut{
-		Instances: cfg.Instances, Subscribers: cfg.Subscribers, ClientProcs: cfg.ClientProcs, Topics: cfg.Topics,
+		Adapter: cfg.Adapter, Instances: cfg.Instances, Subscribers: cfg.Subscribers, ClientProcs: cfg.ClientProcs, Topics: cfg.Topics,
 		Rate: cfg.Rate, SteadyS: cfg.Steady.Seconds(), KillPhaseS: cfg.KillPhase.Seconds(), RedisPhaseS: cfg.RedisPhase.Seconds(),
 	}}
 	cfg.Log("load average at the start: %s (other work on this machine shares its %d CPUs)", o.LoadStart, o.Machine.NProc)
