@@ -197,6 +197,9 @@ func writeResults(dir string, res *Output, md string) error {
 	if res.Ceiling != nil {
 		base = "cluster-ceiling"
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	files := map[string][]byte{base + ".md": []byte(md), base + ".svg": []byte(chart(res)), base + ".json": append(b, '\n')}
 	for name, data := range files {
