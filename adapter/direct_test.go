@@ -530,3 +530,51 @@ func TestDirectWriteObserved(t *testing.T) {
 		}
 	})
 }
+
+// flakyDeadlineWriter fails SetWriteDeadline when asked to move an armed
+// deadline on (a non-zero time with no clear in between); writes succeed,
+// each taking pause.
+type flakyDeadlineWriter struct {
+	mu    sync.Mutex
+	armed bool
+	pause time.Duration
+}
+
+func (w *flakyDeadlineWriter) Write(p []byte) (int, error) { time.Sleep(w.pause); return len(p), nil }
+func (w *flakyDeadlineWriter) Flush() error                { return nil }
+func (w *flakyDeadlineWriter) SetWriteDeadline(t time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.IsZero() {
+		w.armed = false
+		return nil
+	}
+	if w.armed {
+		return errors.New("cannot move the deadline")
+	}
+	w.armed = true
+	return nil
+}
+
+// TestDeadlineFailsMidBurst: a writer that cannot move an armed deadline on
+// makes the loop go on without deadlines. The loop used to forget it had
+// one armed, and its next wait called SetWriteDeadline on no writer: the
+// stream ended with a panic (found by an attack on the direct path).
+func TestDeadlineFailsMidBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := core.NewTarget()
+		w := &flakyDeadlineWriter{pause: 3 * time.Millisecond}
+		done := run(tg, w, core.Options{Heartbeat: -1, WriteTimeout: 10 * time.Millisecond})
+		synctest.Wait()
+		for range 10 { // a burst longer than WriteTimeout/2: the deadline is moved on
+			_ = tg.Dispatch(core.Message{Data: "x"})
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // the loop goes idle: idle()
+		_ = tg.Dispatch(core.Message{Data: "later"})
+		tg.Close()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v; want the stream to go on without deadlines", err)
+		}
+	})
+}

@@ -212,7 +212,7 @@ func (s *loop) send(b []byte) error {
 		// stream does not pay for a deadline per batch.
 		if !s.armed || now.After(s.rearm) {
 			if err := s.dw.SetWriteDeadline(now.Add(s.wt)); err != nil {
-				s.dw = nil // the writer cannot bound writes after all
+				s.dw, s.armed = nil, false // the writer cannot bound writes after all
 			} else {
 				s.armed = true
 				s.rearm = now.Add(s.wt / 2)
