@@ -23,6 +23,18 @@ type Writer interface {
 	Flush() error
 }
 
+// LoopOnlyWriter is a [Writer] that only Run's own goroutine may write to
+// while LoopOnly reports true: Run then never lends it to producers. The
+// net/http adapter's writer is one over HTTP/2, where a write that a stalled
+// connection holds is not ended by its deadline (net/http queues the
+// stream's reset behind the stalled bytes): a producer writing there could be
+// held until the client leaves. (Run's own write is held the same way; the
+// server's http.HTTP2Config.WriteByteTimeout bounds it.)
+type LoopOnlyWriter interface {
+	Writer
+	LoopOnly() bool
+}
+
 // DeadlineWriter is a [Writer] that can bound each write. Adapters implement
 // it whenever their framework exposes the connection's write deadline: Run
 // sets one before each batch it writes (core.Options.WriteTimeout) and clears

@@ -25,7 +25,10 @@ func init() {
 // shutdown stay with the loop, which takes the role back before anything
 // else once it wakes. Only a loop whose writer can bound writes lends
 // (Options.WriteTimeout, adapter.DeadlineWriter), so a stalled client holds
-// a producer no longer than the write timeout. Broker subscriptions and
+// a producer no longer than the write timeout, and only where a deadline
+// does end a held write: not over HTTP/2 (adapter.LoopOnlyWriter), where
+// net/http queues the stream's reset behind the stalled bytes. Broker
+// subscriptions and
 // other EventTargets never write on their producers' goroutines.
 
 // directIdle is how long a stream must have written nothing before Dispatch
@@ -77,7 +80,7 @@ func (t *Target) writeDirect(s *loop, bp *[]byte) {
 // something is queued, the target is ending, or s cannot bound its writes.
 // The loop holds the role; it keeps it when lend returns false.
 func (t *Target) lend(s *loop) bool {
-	if t.queueOnly || s.dw == nil || s.wt <= 0 {
+	if t.queueOnly || s.loopOnly || s.dw == nil || s.wt <= 0 {
 		return false
 	}
 	t.mu.Lock()

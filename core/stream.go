@@ -30,6 +30,9 @@ type deadlineWriter interface {
 func run(ctx context.Context, w hook.Writer, t EventTarget, o Options, shutdown <-chan struct{}) (err error) {
 	s := &loop{w: w, wt: orDefault(o.WriteTimeout, DefaultWriteTimeout), role: newRole()}
 	s.dw, _ = w.(deadlineWriter)
+	if lo, ok := w.(interface{ LoopOnly() bool }); ok && lo.LoopOnly() {
+		s.loopOnly = true // adapter.LoopOnlyWriter
+	}
 	// The loop holds the writer role except while it waits idle, when it may
 	// lend it to a *Target's producers (direct.go).
 	q, _ := t.(*Target)
@@ -156,11 +159,14 @@ type loop struct {
 	failed error
 	w      hook.Writer
 	dw     deadlineWriter // nil when the writer cannot bound writes
-	wt     time.Duration  // per-write timeout; 0 means none
-	armed  bool           // a write deadline is set
-	rearm  time.Time      // when the deadline set is to be moved on
-	last   time.Time      // when the last write started
-	so     StreamObserver // nil when nobody observes the stream
+	// loopOnly: the writer must not be lent to producers (HTTP/2; see
+	// adapter.LoopOnlyWriter).
+	loopOnly bool
+	wt       time.Duration  // per-write timeout; 0 means none
+	armed    bool           // a write deadline is set
+	rearm    time.Time      // when the deadline set is to be moved on
+	last     time.Time      // when the last write started
+	so       StreamObserver // nil when nobody observes the stream
 }
 
 // drain writes everything queued in t and flushes once. With force it

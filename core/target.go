@@ -130,8 +130,9 @@ func NewTarget(opts ...TargetOption) *Target {
 // and Dispatch still returns nil, as it does for a queued message that a
 // later write loses: nil means accepted, not delivered. Messages dispatched
 // meanwhile, and bursts, are queued and written by the stream as one batch.
-// Streams whose writes cannot be bounded, and targets made with [QueueOnly],
-// never write on the caller's goroutine.
+// Streams whose writes cannot be bounded (HTTP/2 among them, where net/http
+// does not end a write held by a stalled connection at its deadline), and
+// targets made with [QueueOnly], never write on the caller's goroutine.
 func (t *Target) Dispatch(m Message) error {
 	return t.DispatchContext(context.Background(), m)
 }

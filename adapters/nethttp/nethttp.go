@@ -121,14 +121,20 @@ func Serve(w http.ResponseWriter, r *http.Request, t core.EventTarget, o core.Op
 	if r.Method == http.MethodHead {
 		return adapter.End(t, o, nil) // the headers are the whole answer
 	}
-	return adapter.Run(r.Context(), writer{w, rc}, t, o)
+	return adapter.Run(r.Context(), writer{w, rc, r.ProtoMajor >= 2}, t, o)
 }
 
 // writer adapts a ResponseWriter to adapter.DeadlineWriter.
 type writer struct {
 	http.ResponseWriter
 	rc *http.ResponseController
+	h2 bool
 }
+
+// LoopOnly implements adapter.LoopOnlyWriter: over HTTP/2 a write held by a
+// stalled connection outlives its deadline (net/http queues the stream's
+// reset behind the stalled bytes), so no producer may write there itself.
+func (w writer) LoopOnly() bool { return w.h2 }
 
 func (w writer) Flush() error                       { return w.rc.Flush() }
 func (w writer) SetWriteDeadline(t time.Time) error { return w.rc.SetWriteDeadline(t) }
