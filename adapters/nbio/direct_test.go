@@ -3,6 +3,7 @@ package nbiosse_test
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -81,4 +82,32 @@ func TestQueueOnlyNotDirect(t *testing.T) {
 	release()
 	readUntil(t, c, br, "data: queued\n\n", ssetest.Timeout)
 	tg.Close()
+}
+
+// TestRequestAfterDirectClose: a client that sends its next request as soon
+// as it has read a close event (written directly, while the pool is busy, so
+// the last chunk comes later) gets an answer or a closed connection, never
+// silence: the request used to be discarded and the connection reused, and
+// the client waited for the keep-alive timeout (found by an attack).
+func TestRequestAfterDirectClose(t *testing.T) {
+	tg, c, br, release := directStream(t)
+	if err := tg.Dispatch(core.Message{Event: "close"}); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, c, br, "event: close\n", ssetest.Timeout)
+	if _, err := io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the request arrives while the stream still holds the connection
+	release()
+	readUntil(t, c, br, "0\r\n\r\n", ssetest.Timeout)
+	_ = c.SetReadDeadline(time.Now().Add(ssetest.Timeout))
+	resp, err := http.ReadResponse(br, nil)
+	var ne net.Error
+	switch {
+	case err == nil:
+		resp.Body.Close()
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Fatalf("the request sent after the close event got neither an answer nor a close within %v", ssetest.Timeout)
+	}
 }

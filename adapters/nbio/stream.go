@@ -49,6 +49,9 @@ type stream struct {
 	sched  atomic.Int64  // wake-ups not yet run; see wake
 	events atomic.Uint32 // ev* reasons not yet seen
 	wrote  atomic.Int64  // mono time of the last write; 0 before the first
+	// heard: the client sent bytes while it streamed, which Parse
+	// discarded; the connection is then not reused (see finish).
+	heard atomic.Bool
 
 	// Bytes handed to the connection, and bytes it has sent (counted by the
 	// engine's written-size callback, which Attach installs). While at
@@ -349,11 +352,15 @@ func (s *stream) finish(err error) {
 		s.head = nil
 	}
 	if usable && s.chunked {
-		if s.keepAlive && s.pending() <= 0 {
+		if s.keepAlive && s.pending() <= 0 && !s.heard.Load() {
 			// Before the last chunk: the client may send its next request
-			// as soon as it has read it.
+			// as soon as it has read it. A request sent earlier (as soon
+			// as a close event arrived) was discarded: then the
+			// connection is closed after the last chunk instead, and the
+			// client sends it again on a new one rather than wait for an
+			// answer forever.
 			s.handBack()
-			reuse = true
+			reuse = !s.heard.Load()
 		}
 		if s.write(lastChunk, mono()) != nil {
 			usable, reuse = false, false
@@ -425,8 +432,14 @@ func endReason(t core.EventTarget) error {
 func (s *stream) UnderlayerConn() net.Conn { return s.conn }
 
 // Parse discards what the client sends while it streams: an EventSource
-// sends nothing, and a request pipelined behind a stream is not served.
-func (s *stream) Parse([]byte) error { return nil }
+// sends nothing, and a request pipelined behind a stream is not served (the
+// connection is closed after the stream instead of reused).
+func (s *stream) Parse(b []byte) error {
+	if len(b) > 0 {
+		s.heard.Store(true)
+	}
+	return nil
+}
 
 // CloseAndClean is called once the connection has closed, for any reason.
 func (s *stream) CloseAndClean(error) { s.wake(evGone) }
