@@ -200,13 +200,14 @@ func TestFlags(t *testing.T) {
 			t.Errorf("parseLevels(%q) accepted", bad)
 		}
 	}
-	ok := config{Instances: 4, Subscribers: 40000, Topics: 100, Rate: 50, Workers: 4, ConnRate: 3000, Srcs: 1,
+	ok := config{Adapter: "nethttp", Instances: 4, Subscribers: 40000, Topics: 100, Rate: 50, Workers: 4, ConnRate: 3000, Srcs: 1,
 		Steady: time.Second, KillPhase: time.Second, RedisPhase: time.Second}
 	c := ok
 	if err := c.check(); err != nil || c.ClientProcs != 4 {
 		t.Errorf("check: %v, %d client processes; want 4", err, c.ClientProcs)
 	}
 	for name, mut := range map[string]func(*config){
+		"adapter":       func(c *config) { c.Adapter = "fiber" },
 		"instances":     func(c *config) { c.Instances = 0 },
 		"per instance":  func(c *config) { c.Instances = 2 },
 		"per process":   func(c *config) { c.ClientProcs = 2 },
@@ -227,15 +228,21 @@ func TestFlags(t *testing.T) {
 }
 
 // TestSmoke runs a tiny deployment end to end on Redis processes of its
-// own: a single node, 2 instances, 200 subscribers, both kills; every
-// subscriber must get every acknowledged event exactly once.
+// own, on each adapter: a single node, 2 instances, 200 subscribers, both
+// kills; every subscriber must get every acknowledged event exactly once.
 func TestSmoke(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: this test starts its own Redis (Debian's redis-server package; scripts/with-services installs it)")
 	}
+	for _, a := range []string{"nethttp", "nbio"} {
+		t.Run(a, func(t *testing.T) { smoke(t, a) })
+	}
+}
+
+func smoke(t *testing.T, adapter string) {
 	defer goleak.VerifyNone(t)
 	t.Setenv("GORACE", "atexit_sleep_ms=0") // children exit at once under -race
-	cfg := config{Topologies: []string{"single"}, Instances: 2, Subscribers: 200, Topics: 10, Rate: 40, Workers: 2,
+	cfg := config{Adapter: adapter, Topologies: []string{"single"}, Instances: 2, Subscribers: 200, Topics: 10, Rate: 40, Workers: 2,
 		ConnRate: 2000, Srcs: 1, Steady: 2 * time.Second, KillPhase: 3 * time.Second, RedisPhase: 3 * time.Second,
 		Timeout: 2 * time.Minute, Log: t.Logf}
 	if err := cfg.check(); err != nil {

@@ -263,6 +263,8 @@ func (c *config) check() error {
 		c.ClientProcs = (max(c.Subscribers, slicesMax(c.Ceiling)) + perProcess - 1) / perProcess
 	}
 	switch {
+	case c.Adapter != "nethttp" && c.Adapter != "nbio":
+		return fmt.Errorf("-adapter %q: nethttp or nbio", c.Adapter)
 	case c.Instances < 1 || c.Instances > 64:
 		return errors.New("-instances: 1 to 64")
 	case c.Subscribers < 1 || c.Topics < 1 || c.Rate <= 0 || c.Workers < 1 || c.ConnRate <= 0:
