@@ -29,14 +29,15 @@ const (
 	slowTimeout     = time.Second // ReadHeaderTimeout / ReadTimeout, as a user sets it
 	// slowWrite is the streams' write timeout. Each write gets between half
 	// of it and all of it: on a busy 2-core machine a goroutine can wait
-	// a few hundred milliseconds to run, and a shorter timeout failed the
-	// healthy client's writes there.
-	slowWrite = time.Second
+	// a few hundred milliseconds to run, and with two suites at once 1s
+	// failed the healthy client's writes there (a goroutine descheduled
+	// between arming the deadline and writing).
+	slowWrite = 2 * time.Second
 )
 
 // TestSlowloris attacks a server set up as a user should (net/http with
 // ReadHeaderTimeout; Fiber with ReadTimeout; nbhttp with KeepaliveTime;
-// every stream with WithWriteTimeout(1s)) with clients that never finish
+// every stream with WithWriteTimeout(2s)) with clients that never finish
 // their headers,
 // POSTs whose body never comes or trickles, and streams that are never read,
 // while one healthy client keeps streaming. It asserts that:
@@ -300,7 +301,7 @@ func slowloris(t *testing.T, a adapter, posts bool) {
 		mu.Lock()
 		nf := len(floods)
 		mu.Unlock()
-		if nf == neverRead || time.Now().After(deadline) {
+		if nf >= neverRead || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -308,16 +309,26 @@ func slowloris(t *testing.T, a adapter, posts bool) {
 	mu.Lock()
 	fl := append([]*core.Target(nil), floods...)
 	mu.Unlock()
-	if len(fl) != neverRead {
-		t.Errorf("%d never-read streams started; want %d", len(fl), neverRead)
+	// A client that tried again may have left a stream behind (the server
+	// started it, but its head did not reach the client in time): that one
+	// ends when the client closes, as a client gone or a failed write.
+	extra := int(retried.Load())
+	if len(fl) < neverRead || len(fl) > neverRead+extra {
+		t.Errorf("%d never-read streams started; want %d (and up to %d more from clients that tried again)", len(fl), neverRead, extra)
 	}
 	var slowest time.Duration
+	failed := 0
 	for _, tg := range fl {
 		d := ssetest.WaitDone(t, tg, wait)
 		slowest = max(slowest, d)
-		if !errors.Is(tg.Err(), core.ErrWrite) {
+		if errors.Is(tg.Err(), core.ErrWrite) {
+			failed++
+		} else if !errors.Is(tg.Err(), core.ErrClientGone) {
 			t.Errorf("a never-read stream ended with %v; want core.ErrWrite", tg.Err())
 		}
+	}
+	if failed < len(fl)-extra {
+		t.Errorf("%d of %d never-read streams ended with a failed write; want all but the %d left by clients that tried again", failed, len(fl), extra)
 	}
 	// While every attacker is still connected: the never-read streams' queues,
 	// the stalled POSTs' (default) queues, a generous slack.
