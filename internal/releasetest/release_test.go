@@ -414,6 +414,11 @@ func TestRelease(t *testing.T) {
 	checkTags(t, ctx, clone, base, version, commit)
 	// The committed go.work still resolves every module's requirements (the
 	// bumped ones to the workspace's own directories) without the network.
+	// The third-party requirements are the same before and after the
+	// release: listing them in the developer's tree first puts their go.mod
+	// files in the module cache (a fresh cache, as CI's, holds only what
+	// builds needed), so that only the project's own modules could miss.
+	run(t, ctx, top, base, "go", "list", "-m", "all")
 	run(t, ctx, clone, append(slices.Clip(base), "GOPROXY=off"), "go", "list", "-m", "all")
 
 	t.Run("refusals", func(t *testing.T) { testRefusals(t, ctx, clone, base, version) })
