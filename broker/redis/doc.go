@@ -48,6 +48,15 @@
 //     script records for Options.Dedup (one key per publish): a copy finds
 //     it and returns the first copy's id, so an event is appended once. A
 //     Publish that returns an error may still have been appended (once).
+//   - Retried scripts across a loss: the token of a copy appended before
+//     Redis lost events is lost with it, so a later copy would append the
+//     event again, and the subscribers that received the first copy would
+//     get it twice. Each loss found (below) changes the generation key
+//     "{prefix}:gen"; each append carries the generation its instance
+//     knows, and a copy carrying an older one is refused: Publish returns
+//     ErrHistoryChanged and the instance learns the new generation. So the
+//     first publish of an instance after a loss may fail though nothing was
+//     appended before it; publishing again is then safe (a new event).
 //   - Lost writes: replication is asynchronous, so a failover can promote a
 //     replica that misses acknowledged events, and a restart restores the
 //     last snapshot or AOF. Each instance remembers the greatest id it saw

@@ -169,13 +169,14 @@ func wait[T any](t testing.TB, c <-chan T, what string) T {
 	return brokertest.Wait(t, c, what)
 }
 
-// proxy forwards loopback TCP connections to Redis and can cut them all,
-// as a network failure would, while still accepting new ones.
+// proxy forwards loopback TCP connections to Redis and can cut them all, as
+// a network failure would, and refuse new ones until it is up again.
 type proxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
 	conns  []net.Conn
+	isDown bool
 	wg     sync.WaitGroup
 }
 
@@ -201,6 +202,13 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
+		p.mu.Lock()
+		down := p.isDown
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {
 			c.Close()
@@ -223,6 +231,22 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// down cuts every connection and refuses new ones until up: whatever go-redis
+// does next (a blocking XREAD sent again on a fresh connection), it fails.
+func (p *proxy) down() {
+	p.mu.Lock()
+	p.isDown = true
+	p.mu.Unlock()
+	p.cut()
+}
+
+// up accepts connections again after down.
+func (p *proxy) up() {
+	p.mu.Lock()
+	p.isDown = false
+	p.mu.Unlock()
 }
 
 func (p *proxy) close() {

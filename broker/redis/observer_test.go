@@ -100,8 +100,8 @@ func TestRedisObserverFeed(t *testing.T) {
 	rec := newRecorder()
 	done := run(s, rec)
 	publish(t, pub, "t", core.Message{Data: "0"})
-	rec.WaitEvents(t, 1) // the reader is in its XREAD
-	px.cut()
+	rec.WaitEvents(t, 1)
+	px.down() // a reader between two XREADs would otherwise take a fresh connection
 	wait(t, obs.failed, "FeedFailed")
 	wait(t, done, "the stream to end")
 	select {
@@ -109,6 +109,7 @@ func TestRedisObserverFeed(t *testing.T) {
 		t.Fatal("FeedRecovered before any read succeeded again")
 	default:
 	}
+	px.up()
 	var s2 *broker.Subscription
 	for attempt := 0; s2 == nil && attempt < 100; attempt++ { // the pool may hand out broken connections first
 		s2, _ = b.Subscribe(context.Background(), []string{"t"}, "")

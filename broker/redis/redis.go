@@ -76,6 +76,16 @@ type Options struct {
 // event but did not see Options.Replicas replicas acknowledge it in time.
 var ErrNotReplicated = errors.New("ssekit: event not acknowledged by enough replicas")
 
+// ErrHistoryChanged is matched by the error of a Publish that Redis refused
+// because Redis lost events since the publish was sent (a restart without
+// persistence or from an older snapshot, a failover to a replica that
+// lagged): the event was not appended by that call. It may have been
+// appended before the loss, by an earlier copy of the same script (go-redis
+// sends a script again when a connection breaks before its reply), and
+// reached subscribers then; they get broker.ResetEvent when they resume.
+// Publishing it again is the caller's choice: it is then a new event.
+var ErrHistoryChanged = errors.New("ssekit: redis broker: Redis lost events since this publish was sent; not appended")
+
 // Backend is the Redis Streams [broker.Backend]. Create it with [New] and
 // pass it to one [broker.New]; the broker's Shutdown closes it.
 type Backend struct {
@@ -87,6 +97,7 @@ type Backend struct {
 	keyLast, keyEpoch   string
 	keyDropped, keyWake string
 	keyLost, keyTok     string
+	keyGen              string
 	topicPrefix         string
 	dedup               int64 // ms, 0: off
 	replicas            int
@@ -107,6 +118,8 @@ type Backend struct {
 	err     error         // why the reader is failing; nil once it reads again
 	fails   uint64        // counts the reader's failures
 	seen    broker.ID     // the greatest id seen in Redis: ids never go below it
+	gen     string        // Redis's generation as last seen (see settle in scripts.go)
+	genOK   bool          // gen was read at least once
 	started bool
 	closed  bool
 	done    chan struct{} // closed when the reader has returned
@@ -177,6 +190,7 @@ func New(c goredis.UniversalClient, o Options) *Backend {
 		keyEpoch:       k + "epoch",
 		keyDropped:     k + "dropped",
 		keyLost:        k + "lost",
+		keyGen:         k + "gen",
 		keyTok:         k + "tok:",
 		dedup:          dedup,
 		replicas:       o.Replicas,
@@ -215,13 +229,22 @@ func (b *Backend) Append(ctx context.Context, topic string, r broker.Record) (br
 	if r.Close {
 		closeFlag = "1"
 	}
-	keys := []string{b.keyLast, b.keyEpoch, b.keyDropped, b.topicPrefix + topic, b.keyLost}
+	gen, ok := b.generation()
+	if !ok {
+		// Learn the generation before the first append, so that a copy of
+		// it sent again after a loss is refused, not appended twice.
+		if _, err := b.last(ctx); err != nil {
+			return broker.ID{}, err
+		}
+		gen, _ = b.generation()
+	}
+	keys := []string{b.keyLast, b.keyEpoch, b.keyDropped, b.topicPrefix + topic, b.keyLost, b.keyGen}
 	if b.dedup > 0 {
 		var tok [16]byte
 		_, _ = rand.Read(tok[:])
 		keys = append(keys, b.keyTok+hex.EncodeToString(tok[:]))
 	}
-	args := []any{given, b.maxLen, b.maxAge, topic, r.Body, closeFlag, b.floor(), b.dedup}
+	args := []any{given, b.maxLen, b.maxAge, topic, r.Body, closeFlag, b.floor(), b.dedup, gen}
 	var (
 		s   string
 		err error
@@ -232,7 +255,12 @@ func (b *Backend) Append(ctx context.Context, topic string, r broker.Record) (br
 		s, err = appendScript.Run(ctx, b.c, keys, args...).Text()
 	}
 	if err != nil && s == "" {
-		switch msg := err.Error(); {
+		msg := err.Error()
+		if _, cur, ok := strings.Cut(msg, "ssekit: generation "); ok {
+			b.setGeneration(strings.TrimSpace(cur))
+			return broker.ID{}, ErrHistoryChanged
+		}
+		switch {
 		case strings.Contains(msg, "ssekit: id order"):
 			return broker.ID{}, errors.Join(broker.ErrIDOrder, err)
 		case strings.Contains(msg, "ssekit: id space"):
@@ -318,6 +346,21 @@ func (b *Backend) appendReplicated(ctx context.Context, keys []string, args []an
 	}
 }
 
+// generation returns Redis's generation as this instance last saw it, and
+// whether it saw one.
+func (b *Backend) generation() (string, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen, b.genOK
+}
+
+// setGeneration records Redis's generation, read from a script's reply.
+func (b *Backend) setGeneration(g string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gen, b.genOK = g, true
+}
+
 // floor returns the greatest id seen, for the scripts: Redis holding less
 // means it lost acknowledged events.
 func (b *Backend) floor() string {
@@ -347,10 +390,10 @@ func (b *Backend) Read(ctx context.Context, topics []string, after broker.ID) ([
 	if b.isClosed() {
 		return nil, false, errClosed
 	}
-	keys := make([]string, 0, 4+len(topics))
-	keys = append(keys, b.keyEpoch, b.keyDropped, b.keyLast, b.keyLost)
-	args := make([]any, 0, 4+len(topics))
-	args = append(args, after.String(), b.maxAge, b.floor(), "")
+	keys := make([]string, 0, 5+len(topics))
+	keys = append(keys, b.keyEpoch, b.keyDropped, b.keyLast, b.keyLost, b.keyGen)
+	args := make([]any, 0, 5+len(topics))
+	args = append(args, after.String(), b.maxAge, b.floor(), "", "")
 	for _, t := range topics {
 		keys = append(keys, b.topicPrefix+t)
 		args = append(args, t)
@@ -359,7 +402,7 @@ func (b *Backend) Read(ctx context.Context, topics []string, after broker.ID) ([
 	if err != nil {
 		return nil, false, err
 	}
-	if len(v) != 3+2*len(topics) {
+	if len(v) != 4+2*len(topics) {
 		return nil, false, errors.New("ssekit: redis broker: unexpected replay reply")
 	}
 	epoch, _ := v[0].(string)
@@ -374,16 +417,19 @@ func (b *Backend) Read(ctx context.Context, topics []string, after broker.ID) ([
 	} else {
 		b.see(id)
 	}
+	if gen, ok := v[3].(string); ok {
+		b.setGeneration(gen)
+	}
 	if id, err := broker.ParseID(lost); err != nil || after.Compare(id) < 0 {
 		complete = false
 	}
 	var out []broker.Entry
 	for i, t := range topics {
-		dropped, _ := v[3+2*i].(string)
+		dropped, _ := v[4+2*i].(string)
 		if id, err := broker.ParseID(dropped); err != nil || after.Compare(id) < 0 {
 			complete = false
 		}
-		list, _ := v[4+2*i].([]any)
+		list, _ := v[5+2*i].([]any)
 		for _, raw := range list {
 			e, err := b.entry(t, raw)
 			if err != nil {
@@ -695,15 +741,19 @@ func (b *Backend) read() {
 }
 
 // last returns the greatest id given, settled against the greatest id this
-// instance saw (see lastScript).
+// instance saw (see lastScript), and records Redis's generation.
 func (b *Backend) last(ctx context.Context) (broker.ID, error) {
-	s, err := lastScript.Run(ctx, b.c, []string{b.keyLast, b.keyLost}, b.floor()).Text()
+	v, err := lastScript.Run(ctx, b.c, []string{b.keyLast, b.keyLost, b.keyGen}, b.floor()).StringSlice()
 	if err != nil {
 		return broker.ID{}, err
 	}
-	id, err := broker.ParseID(s)
+	if len(v) != 2 {
+		return broker.ID{}, errors.New("ssekit: redis broker: unexpected reply to the last-id script")
+	}
+	id, err := broker.ParseID(v[0])
 	if err == nil {
 		b.see(id)
+		b.setGeneration(v[1])
 	}
 	return id, err
 }

@@ -460,10 +460,13 @@ func TestRedisBrokerConnectionDrop(t *testing.T) {
 	done := run(s, rec)
 	publish(t, pub, "t", core.Message{Data: "0"})
 	ev := rec.WaitEvents(t, 1)
-	px.cut()
+	// Down, not only cut: a reader between two XREADs would take a fresh
+	// connection from the pool and never fail.
+	px.down()
 	if err := wait(t, done, "the stream to end"); err == nil || err != s.Err() {
 		t.Fatalf("stream ended with %v; want the subscription's Err, the connection error (got %v)", err, s.Err())
 	}
+	px.up()
 	publish(t, pub, "t", core.Message{Data: "1"}) // while the client is away
 	var s2 *broker.Subscription
 	for attempt := 0; ; attempt++ { // the first attempts may meet the broken pool

@@ -60,13 +60,16 @@ end
 -- lost acknowledged events (a failover to a replica that lagged, a restore
 -- from an older snapshot, a restart without persistence). The greatest id
 -- lost is kept in key kx, so that a client behind it is told, and ids go
--- on above it, so none is given twice.
-local function settle(kl, kx, floor)
+-- on above it, so none is given twice. The generation (key kg) becomes
+-- that id too: it changes at every loss found, so that a script sent
+-- before it (an append that go-redis sends again) can tell.
+local function settle(kl, kx, kg, floor)
   local last = redis.call('GET', kl) or '0-0'
   if floor ~= '' and cmp(floor, last) > 0 then
     local lost = redis.call('GET', kx)
     if not lost or cmp(floor, lost) > 0 then redis.call('SET', kx, floor) end
     redis.call('SET', kl, floor)
+    redis.call('SET', kg, floor)
     last = floor
   end
   return last
@@ -111,17 +114,26 @@ end
 // may run both copies (the first one was only delayed); the second finds the
 // token and returns the first one's id.
 //
+// A copy that carries another generation than Redis's was sent before Redis
+// lost events (see settle): an earlier copy may have been appended and
+// delivered before the loss, with its token lost with it, so this one is
+// refused ("ssekit: generation <current>") rather than appended twice.
+//
 // KEYS: last id, epoch (first id ever), dropped hash, topic stream, lost,
-// token (absent without deduplication).
+// generation, token (absent without deduplication).
 // ARGV: given id or "", maxlen, max age in ms (0: none), topic, body, close
 // flag ("1" or "0"), floor (the greatest id the instance saw, or ""), token
-// lifetime in ms.
+// lifetime in ms, the generation the instance knows.
 var appendScript = goredis.NewScript(luaLib + `
-if KEYS[6] then
-  local done = redis.call('GET', KEYS[6])
+if KEYS[7] then
+  local done = redis.call('GET', KEYS[7])
   if done then return done end
 end
-local last = settle(KEYS[1], KEYS[5], ARGV[7])
+local last = settle(KEYS[1], KEYS[5], KEYS[6], ARGV[7])
+local gen = redis.call('GET', KEYS[6]) or ''
+if gen ~= ARGV[9] then
+  return redis.error_reply('ssekit: generation ' .. gen)
+end
 local now = nowms()
 local id
 if ARGV[1] ~= '' then
@@ -138,7 +150,7 @@ end
 redis.call('XADD', KEYS[4], id, 'b', ARGV[5], 'c', ARGV[6])
 redis.call('SET', KEYS[1], id)
 redis.call('SET', KEYS[2], id, 'NX')
-if KEYS[6] then redis.call('SET', KEYS[6], id, 'PX', ARGV[8]) end
+if KEYS[7] then redis.call('SET', KEYS[7], id, 'PX', ARGV[8]) end
 local maxage = tonumber(ARGV[3])
 local minms = 0
 if maxage > 0 then minms = now - maxage end
@@ -147,20 +159,21 @@ return id
 `)
 
 // readScript returns, as of one moment, the epoch, the greatest id given,
-// the greatest id lost and, per topic, the greatest id dropped and the
+// the greatest id lost, the generation and, per topic, the greatest id dropped and the
 // entries after an id; it first trims the streams by age, so that idle
 // topics age too.
 //
-// KEYS: epoch, dropped hash, last id, lost, then one stream per topic.
+// KEYS: epoch, dropped hash, last id, lost, generation, then one stream per
+// topic.
 // ARGV: after (exclusive), max age in ms (0: none), floor (or ""), unused,
-// then the topics (ARGV[i] names KEYS[i]).
+// unused, then the topics (ARGV[i] names KEYS[i]).
 var readScript = goredis.NewScript(luaLib + `
 local maxage = tonumber(ARGV[2])
 local minms = 0
 if maxage > 0 then minms = nowms() - maxage end
-local last = settle(KEYS[3], KEYS[4], ARGV[3])
-local out = { redis.call('GET', KEYS[1]) or '', last, redis.call('GET', KEYS[4]) or '0-0' }
-for i = 5, #KEYS do
+local last = settle(KEYS[3], KEYS[4], KEYS[5], ARGV[3])
+local out = { redis.call('GET', KEYS[1]) or '', last, redis.call('GET', KEYS[4]) or '0-0', redis.call('GET', KEYS[5]) or '' }
+for i = 6, #KEYS do
   if minms > 0 and redis.call('EXISTS', KEYS[i]) == 1 then
     trim(KEYS[i], KEYS[2], ARGV[i], 0, minms)
   end
@@ -170,10 +183,11 @@ end
 return out
 `)
 
-// lastScript returns the greatest id given, settled as above: the reader
-// starts from it.
+// lastScript returns the greatest id given, settled as above (the reader
+// starts from it), and the generation.
 //
-// KEYS: last id, lost. ARGV: floor (or "").
+// KEYS: last id, lost, generation. ARGV: floor (or "").
 var lastScript = goredis.NewScript(luaLib + `
-return settle(KEYS[1], KEYS[2], ARGV[1])
+local last = settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return { last, redis.call('GET', KEYS[3]) or '' }
 `)
