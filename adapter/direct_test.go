@@ -147,7 +147,8 @@ func returned(c chan error) bool {
 }
 
 // TestDirectWrite: on an idle stream, Dispatch writes and flushes the message
-// itself, under a write deadline that it clears again, and returns once it is
+// itself, under the write deadline the loop left armed (at least half the
+// write timeout away; not moved, not cleared), and returns once it is
 // flushed.
 func TestDirectWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -164,9 +165,15 @@ func TestDirectWrite(t *testing.T) {
 		if err := <-sent; err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"deadline", "write:data: a\n\n", "flush", "clear"}
+		want := []string{"write:data: a\n\n", "flush"}
 		if got := w.since(n); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("got %q when Dispatch returned; want %q", got, want)
+		}
+		w.mu.Lock()
+		left := time.Until(w.deadline)
+		w.mu.Unlock()
+		if left < core.DefaultWriteTimeout/2 {
+			t.Fatalf("the direct write was made with %v left of its deadline; want at least half the write timeout", left)
 		}
 		tg.Close()
 		if err := <-done; err != nil {
@@ -387,6 +394,11 @@ func TestDirectWriterPanics(t *testing.T) {
 				w.mu.Lock()
 				w.panicIn = in
 				w.mu.Unlock()
+				if in == "deadline" {
+					// The deadline the loop left armed has less than half of
+					// the write timeout left: the direct write moves it on.
+					time.Sleep(core.DefaultWriteTimeout/2 + time.Millisecond)
+				}
 				if err := tg.Dispatch(core.Message{Data: "x"}); err != nil {
 					t.Fatalf("Dispatch: %v", err)
 				}

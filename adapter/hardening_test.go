@@ -19,9 +19,20 @@ type deadlineLog struct {
 	mu        sync.Mutex
 	deadlines []time.Time
 	flushes   int
+	loopOnly  bool     // an HTTP/2 writer: Run clears the deadline before it waits
+	short     []string // writes made with no deadline, or one less than half an hour away
 }
 
-func (d *deadlineLog) Write(p []byte) (int, error) { return len(p), nil }
+func (d *deadlineLog) LoopOnly() bool { return d.loopOnly }
+
+func (d *deadlineLog) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := len(d.deadlines); n == 0 || time.Until(d.deadlines[n-1]) < 30*time.Minute {
+		d.short = append(d.short, string(p))
+	}
+	return len(p), nil
+}
 func (d *deadlineLog) Flush() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -44,11 +55,12 @@ func (d *deadlineLog) last() (time.Time, int, int) {
 }
 
 // TestRunClearsDeadlineWhenIdle guards against an armed write deadline on an
-// idle stream: on HTTP/2 it resets the stream when it fires, whether or not a
-// write is pending, so a stream idle past the write timeout died.
+// idle HTTP/2 stream (a LoopOnlyWriter): there it resets the stream when it
+// fires, whether or not a write is pending, so a stream idle past the write
+// timeout died.
 func TestRunClearsDeadlineWhenIdle(t *testing.T) {
 	t.Parallel()
-	w := &deadlineLog{}
+	w := &deadlineLog{loopOnly: true}
 	tg := core.NewTarget()
 	done := run(tg, w, core.NewOptions(core.WithHeartbeat(-1), core.WithWriteTimeout(time.Hour)))
 	for round := range 4 {
@@ -74,6 +86,48 @@ func TestRunClearsDeadlineWhenIdle(t *testing.T) {
 	tg.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunKeepsDeadlineWhenIdle: on a writer where a deadline passing while
+// nothing is written is harmless (a net.Conn underneath), the loop leaves it
+// armed while it waits, so that lone events do not add and remove a runtime
+// timer each (a timer earlier than the poller's next wake-up wakes a parked
+// thread); every write is still made under a deadline at least half the
+// write timeout away.
+func TestRunKeepsDeadlineWhenIdle(t *testing.T) {
+	t.Parallel()
+	w := &deadlineLog{}
+	tg := core.NewTarget()
+	done := run(tg, w, core.NewOptions(core.WithHeartbeat(-1), core.WithWriteTimeout(time.Hour)))
+	for i := range 5 {
+		if i > 0 {
+			time.Sleep(time.Millisecond) // idle between events: producers may write directly
+		}
+		if err := tg.Dispatch(core.Message{Data: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.short) > 0 {
+		t.Errorf("writes without a deadline at least half the write timeout away: %q", w.short)
+	}
+	// The headers' flush arms the deadline; the end (finish) moves it once.
+	var set, cleared int
+	for _, d := range w.deadlines {
+		if d.IsZero() {
+			cleared++
+		} else {
+			set++
+		}
+	}
+	if cleared > 0 || set > 2 {
+		t.Errorf("%d deadlines set and %d cleared for 5 lone events; want 1 set for them all (plus the end's), none cleared", set, cleared)
 	}
 }
 

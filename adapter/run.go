@@ -24,12 +24,14 @@ type Writer interface {
 }
 
 // LoopOnlyWriter is a [Writer] that only Run's own goroutine may write to
-// while LoopOnly reports true: Run then never lends it to producers. The
-// net/http adapter's writer is one over HTTP/2, where a write that a stalled
-// connection holds is not ended by its deadline (net/http queues the
-// stream's reset behind the stalled bytes): a producer writing there could be
-// held until the client leaves. (Run's own write is held the same way; the
-// server's http.HTTP2Config.WriteByteTimeout bounds it.)
+// while LoopOnly reports true: Run then never lends it to producers, and it
+// clears the write deadline whenever the stream waits. The net/http adapter's
+// writer is one over HTTP/2, where a write that a stalled connection holds is
+// not ended by its deadline (net/http queues the stream's reset behind the
+// stalled bytes): a producer writing there could be held until the client
+// leaves; and a deadline that passes while nothing is written resets the
+// stream. (Run's own write is held the same way; the server's
+// http.HTTP2Config.WriteByteTimeout bounds it.)
 type LoopOnlyWriter interface {
 	Writer
 	LoopOnly() bool
@@ -37,9 +39,13 @@ type LoopOnlyWriter interface {
 
 // DeadlineWriter is a [Writer] that can bound each write. Adapters implement
 // it whenever their framework exposes the connection's write deadline: Run
-// sets one before each batch it writes (core.Options.WriteTimeout) and clears
-// it before it waits, since on HTTP/2 an armed deadline resets the stream when
-// it fires, write pending or not.
+// sets one before a write whenever less than half of
+// core.Options.WriteTimeout is left of the current one, so every write gets
+// at least half of it. While the stream waits the deadline stays armed, and
+// may pass with nothing written: that must be harmless, as it is on a
+// net.Conn (the next write gets a fresh one first). Where it is not, as on
+// HTTP/2, where it resets the stream, the writer is a [LoopOnlyWriter]
+// reporting true, and Run clears the deadline before it waits.
 type DeadlineWriter interface {
 	Writer
 	SetWriteDeadline(t time.Time) error
