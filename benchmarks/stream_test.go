@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,9 +117,13 @@ func openLone(srv *subjects.Server, n int, deadline time.Time) (*loneStream, err
 }
 
 // loneAll measures lone events on one stream per server at once: n events
-// per stream, each stream's events gap apart, the streams taking turns (in a
-// rotating order) so that every server meets the same load, GC pauses and
-// noise from the rest of the machine. It returns each stream's latencies.
+// per stream, each stream's events gap apart, the streams taking turns so
+// that every server meets the same load, GC pauses and noise from the rest
+// of the machine. Each round takes them in a new random order (the same
+// sequence in every run): with a fixed order every stream would follow the
+// same one, and the work that one leaves behind (a slow baseline's write
+// still under way gap/k later) would count against its successor only. It
+// returns each stream's latencies.
 func loneAll(srvs []*subjects.Server, n int, gap, timeout time.Duration) ([][]time.Duration, error) {
 	deadline := time.Now().Add(timeout)
 	streams := make([]*loneStream, 0, len(srvs))
@@ -136,13 +142,21 @@ func loneAll(srvs []*subjects.Server, n int, gap, timeout time.Duration) ([][]ti
 	k := len(streams)
 	tick := time.NewTicker(gap / time.Duration(k))
 	defer tick.Stop()
+	rng := rand.New(rand.NewPCG(1, 2))
+	order := make([]int, k)
 	for i := 0; i < n*k; i++ {
 		if i > 0 {
 			<-tick.C
 		}
-		l := streams[(i%k+i/k)%k]
-		if err := l.snd.Send(since()); err != nil {
-			return nil, fmt.Errorf("stream %d: sending event %d: %v", (i%k+i/k)%k, i/k, err)
+		if i%k == 0 {
+			for j := range order {
+				order[j] = j
+			}
+			rng.Shuffle(k, func(a, b int) { order[a], order[b] = order[b], order[a] })
+		}
+		j := order[i%k]
+		if err := streams[j].snd.Send(since()); err != nil {
+			return nil, fmt.Errorf("stream %d: sending event %d: %v", j, i/k, err)
 		}
 	}
 	out := make([][]time.Duration, k)
@@ -189,8 +203,9 @@ func BenchmarkLatency(b *testing.B) {
 			}
 		}
 	}
-	srvs := make([]*subjects.Server, len(subjects.All))
-	for i, s := range subjects.All {
+	all := latencySubjects(b)
+	srvs := make([]*subjects.Server, len(all))
+	for i, s := range all {
 		srv, err := s.Start()
 		if err != nil {
 			b.Fatal(err)
@@ -202,7 +217,7 @@ func BenchmarkLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i, s := range subjects.All {
+	for i, s := range all {
 		slices.Sort(lat[i])
 		b.Run(s.ID, func(b *testing.B) {
 			b.ReportMetric(float64(percentile(lat[i], 0.5)), "p50-ns")
@@ -210,6 +225,25 @@ func BenchmarkLatency(b *testing.B) {
 			b.ReportMetric(float64(percentile(lat[i], 0.999)), "p99.9-ns")
 		})
 	}
+}
+
+// latencySubjects returns the subjects BenchmarkLatency measures: every one,
+// or those listed, in that order, in SSEKIT_LATENCY_SUBJECTS (IDs separated
+// by commas), to look at a few of them without the others' load.
+func latencySubjects(b *testing.B) []subjects.Subject {
+	list := os.Getenv("SSEKIT_LATENCY_SUBJECTS")
+	if list == "" {
+		return subjects.All
+	}
+	var out []subjects.Subject
+	for _, id := range strings.Split(list, ",") {
+		s, ok := subjects.Lookup(strings.TrimSpace(id))
+		if !ok {
+			b.Fatalf("SSEKIT_LATENCY_SUBJECTS: no subject %q", id)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // TestStreams runs the burst and lone workloads briefly on every subject and
