@@ -325,7 +325,7 @@ func (p *parser) dispatch() {
 	s.maxSeq = max(s.maxSeq, seq)
 	s.mu.Unlock()
 	if !fresh {
-		if p.c.dups[ph].Add(1) <= 5 { // enough to tell one event twice from a replay gone wrong
+		if p.c.dups[ph].Add(1) <= 5 && p.c.log != nil { // enough to tell one event twice from a replay gone wrong
 			s.mu.Lock()
 			p.c.log("duplicate: stream %d (topic %d, connection %d, %d resets) got seq %d again, as id %q",
 				s.idx, topic, s.attempts, s.resets, seq, p.id)
