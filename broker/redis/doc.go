@@ -42,21 +42,23 @@
 //
 // Failures it is built for:
 //
-//   - Retried scripts: go-redis sends a script again after a read timeout
-//     (MaxRetries), and a Redis that was only slow (paused, swapping) runs
-//     both copies. Each Publish carries a random token that the append
+//   - Retried scripts: the backend sends the append script again after a
+//     read timeout (as go-redis would, up to MaxRetries), and a Redis that
+//     was only slow (paused, swapping) runs both copies. Each Publish carries a random token that the append
 //     script records for Options.Dedup (one key per publish): a copy finds
 //     it and returns the first copy's id, so an event is appended once. A
 //     Publish that returns an error may still have been appended (once).
 //   - Retried scripts across a loss: the token of a copy appended before
-//     Redis lost events is lost with it, so a later copy would append the
-//     event again, and the subscribers that received the first copy would
-//     get it twice. Each loss found (below) changes the generation key
-//     "{prefix}:gen"; each append carries the generation its instance
-//     knows, and a copy carrying an older one is refused: Publish returns
-//     ErrHistoryChanged and the instance learns the new generation. So the
-//     first publish of an instance after a loss may fail though nothing was
-//     appended before it; publishing again is then safe (a new event).
+//     Redis lost it is lost too, so a later copy would append the event
+//     again, and the subscribers that received the first copy would get it
+//     twice. So go-redis never sends the append script again (the command
+//     says NoRetry); the backend does, up to the client's MaxRetries, and
+//     marks it as a retry, with the Redis process (run_id) and the
+//     generation ("{prefix}:gen", changed at every loss found) its instance
+//     knew before the first copy. A retry that finds its token returns the
+//     first copy's id; one that does not, where the process or the
+//     generation changed since, is refused: Publish returns
+//     ErrHistoryChanged. A first copy is never refused.
 //   - Lost writes: replication is asynchronous, so a failover can promote a
 //     replica that misses acknowledged events, and a restart restores the
 //     last snapshot or AOF. Each instance remembers the greatest id it saw

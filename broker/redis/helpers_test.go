@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,24 +170,33 @@ func wait[T any](t testing.TB, c <-chan T, what string) T {
 	return brokertest.Wait(t, c, what)
 }
 
-// proxy forwards loopback TCP connections to Redis and can cut them all, as
-// a network failure would, and refuse new ones until it is up again.
+// proxy forwards loopback TCP connections to a Redis server, as a network
+// would. It can cut them all, refuse new ones until it is up again (down),
+// and swallow what Redis answers (hold). A new connection waits (up to 10 s)
+// for Redis to listen, so that a client reconnecting while Redis restarts
+// reaches the restarted one.
 type proxy struct {
 	ln     net.Listener
 	target string
+	hold   atomic.Bool
 	mu     sync.Mutex
 	conns  []net.Conn
 	isDown bool
+	closed bool
 	wg     sync.WaitGroup
 }
 
-func newProxy(t testing.TB) *proxy {
+// newProxy returns a proxy to the shared test Redis.
+func newProxy(t testing.TB) *proxy { return newProxyTo(t, redisAddr()) }
+
+// newProxyTo returns a proxy to the Redis server at target.
+func newProxyTo(t testing.TB, target string) *proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: redisAddr()}
+	p := &proxy{ln: ln, target: target}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -203,23 +213,57 @@ func (p *proxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		down := p.isDown
+		refuse := p.isDown || p.closed
+		if !refuse {
+			p.conns = append(p.conns, c)
+			p.wg.Add(1)
+		}
 		p.mu.Unlock()
-		if down {
+		if refuse {
 			c.Close()
 			continue
 		}
-		s, err := net.Dial("tcp", p.target)
+		go p.forward(c)
+	}
+}
+
+// forward copies between client c and a new connection to the target.
+func (p *proxy) forward(c net.Conn) {
+	defer p.wg.Done()
+	defer c.Close()
+	var s net.Conn
+	for i := 0; i < 500 && s == nil; i++ { // 10 s
+		var err error
+		if s, err = net.Dial("tcp", p.target); err != nil {
+			s = nil
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if s == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		s.Close()
+		return
+	}
+	p.conns = append(p.conns, s)
+	p.mu.Unlock()
+	defer s.Close()
+	p.wg.Add(1)
+	go func() { defer p.wg.Done(); _, _ = io.Copy(s, c); s.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 && !p.hold.Load() {
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
 		if err != nil {
-			c.Close()
-			continue
+			return
 		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(c, s); c.Close() }()
 	}
 }
 
@@ -250,6 +294,9 @@ func (p *proxy) up() {
 }
 
 func (p *proxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.ln.Close()
 	p.cut()
 	p.wg.Wait()

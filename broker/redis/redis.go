@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -47,11 +46,12 @@ type Options struct {
 	// negative means DefaultCount.
 	Count int
 	// Dedup is how long Redis remembers each publish's token (one key of
-	// about 100 bytes per publish), so that the append script, which
-	// go-redis sends again after a read timeout, appends an event once even
-	// when Redis runs both copies: the copy delayed behind a pause and its
-	// retry. Zero means DefaultDedup; negative turns deduplication off
-	// (then a client with MaxRetries -1 is the only protection).
+	// about 100 bytes per publish), so that the append script, which the
+	// backend sends again after a read timeout (up to the client's
+	// MaxRetries), appends an event once even when Redis runs both copies:
+	// the copy delayed behind a pause and its retry. Zero means
+	// DefaultDedup; negative turns deduplication off (then a client with
+	// MaxRetries -1 is the only protection).
 	Dedup time.Duration
 	// Replicas, when positive, makes Publish wait until that many replicas
 	// have the event (WAIT Replicas ReplicaTimeout, on the connection that
@@ -76,15 +76,15 @@ type Options struct {
 // event but did not see Options.Replicas replicas acknowledge it in time.
 var ErrNotReplicated = errors.New("ssekit: event not acknowledged by enough replicas")
 
-// ErrHistoryChanged is matched by the error of a Publish that Redis refused
-// because Redis lost events since the publish was sent (a restart without
-// persistence or from an older snapshot, a failover to a replica that
-// lagged): the event was not appended by that call. It may have been
-// appended before the loss, by an earlier copy of the same script (go-redis
-// sends a script again when a connection breaks before its reply), and
-// reached subscribers then; they get broker.ResetEvent when they resume.
-// Publishing it again is the caller's choice: it is then a new event.
-var ErrHistoryChanged = errors.New("ssekit: redis broker: Redis lost events since this publish was sent; not appended")
+// ErrHistoryChanged is matched by the error of a Publish whose first copy's
+// fate is unknown (the connection broke, or the reply timed out) and whose
+// copy sent again Redis refused, because Redis is another process since (a
+// restart, a restore, a failover) or lost events: the first copy may have
+// been appended and reached subscribers, then been lost with its
+// deduplication token, and appending the event again would deliver it
+// twice. The event was appended at most once, before the loss. Publishing it
+// again is the caller's choice: it is then a new event.
+var ErrHistoryChanged = errors.New("ssekit: redis broker: Redis restarted or lost events since this publish was first sent; not sent again")
 
 // Backend is the Redis Streams [broker.Backend]. Create it with [New] and
 // pass it to one [broker.New]; the broker's Shutdown closes it.
@@ -100,6 +100,7 @@ type Backend struct {
 	keyGen              string
 	topicPrefix         string
 	dedup               int64 // ms, 0: off
+	retries             int   // how many times Append sends a copy again (the client's MaxRetries)
 	replicas            int
 	replicaTimeout      time.Duration
 	inst                string // this instance's random id
@@ -119,7 +120,8 @@ type Backend struct {
 	fails   uint64        // counts the reader's failures
 	seen    broker.ID     // the greatest id seen in Redis: ids never go below it
 	gen     string        // Redis's generation as last seen (see settle in scripts.go)
-	genOK   bool          // gen was read at least once
+	runID   string        // the Redis process as last seen (see runid in scripts.go)
+	genOK   bool          // gen and runID were read at least once
 	started bool
 	closed  bool
 	done    chan struct{} // closed when the reader has returned
@@ -193,6 +195,7 @@ func New(c goredis.UniversalClient, o Options) *Backend {
 		keyGen:         k + "gen",
 		keyTok:         k + "tok:",
 		dedup:          dedup,
+		retries:        max(clientRetries(c), 0),
 		replicas:       o.Replicas,
 		replicaTimeout: o.ReplicaTimeout,
 		keyWake:        k + "wake:" + hex.EncodeToString(inst[:]),
@@ -216,149 +219,36 @@ func (b *Backend) Start(s broker.Sink) {
 	go b.reportPresence()
 }
 
-// Append implements [broker.Backend].
-func (b *Backend) Append(ctx context.Context, topic string, r broker.Record) (broker.ID, error) {
-	if b.isClosed() {
-		return broker.ID{}, errClosed
-	}
-	given := ""
-	if !r.ID.IsZero() {
-		given = r.ID.String()
-	}
-	closeFlag := "0"
-	if r.Close {
-		closeFlag = "1"
-	}
-	gen, ok := b.generation()
-	if !ok {
-		// Learn the generation before the first append, so that a copy of
-		// it sent again after a loss is refused, not appended twice.
-		if _, err := b.last(ctx); err != nil {
-			return broker.ID{}, err
-		}
-		gen, _ = b.generation()
-	}
-	keys := []string{b.keyLast, b.keyEpoch, b.keyDropped, b.topicPrefix + topic, b.keyLost, b.keyGen}
-	if b.dedup > 0 {
-		var tok [16]byte
-		_, _ = rand.Read(tok[:])
-		keys = append(keys, b.keyTok+hex.EncodeToString(tok[:]))
-	}
-	args := []any{given, b.maxLen, b.maxAge, topic, r.Body, closeFlag, b.floor(), b.dedup, gen}
-	var (
-		s   string
-		err error
-	)
-	if b.replicas > 0 {
-		s, err = b.appendReplicated(ctx, keys, args)
-	} else {
-		s, err = appendScript.Run(ctx, b.c, keys, args...).Text()
-	}
-	if err != nil && s == "" {
-		msg := err.Error()
-		if _, cur, ok := strings.Cut(msg, "ssekit: generation "); ok {
-			b.setGeneration(strings.TrimSpace(cur))
-			return broker.ID{}, ErrHistoryChanged
-		}
-		switch {
-		case strings.Contains(msg, "ssekit: id order"):
-			return broker.ID{}, errors.Join(broker.ErrIDOrder, err)
-		case strings.Contains(msg, "ssekit: id space"):
-			return broker.ID{}, errors.Join(broker.ErrIDSpace, err)
-		}
-		return broker.ID{}, err
-	}
-	id, perr := broker.ParseID(s)
-	if perr != nil {
-		return broker.ID{}, perr
-	}
-	b.see(id)
-	return id, err
+// nonce returns a value unique to one script call: the generation it sets
+// when it finds a loss, or none (see settle in scripts.go).
+func nonce() string {
+	var n [12]byte
+	_, _ = rand.Read(n[:])
+	return hex.EncodeToString(n[:])
 }
 
-// appendReplicated runs the append script and WAIT in one pipeline, so on
-// one connection (WAIT counts the replicas that have that connection's
-// writes). On a ClusterClient the pipeline goes to the primary of the
-// prefix's slot. It returns the id with an error matching ErrNotReplicated
-// when too few replicas acknowledged it.
-func (b *Backend) appendReplicated(ctx context.Context, keys []string, args []any) (string, error) {
-	var c goredis.Cmdable = b.c
-	cc, cluster := b.c.(*goredis.ClusterClient)
-	primary := func() error {
-		node, err := cc.MasterForKey(ctx, b.keyLast)
-		c = node
-		return err
-	}
-	if cluster {
-		if err := primary(); err != nil {
-			return "", err
-		}
-	}
-	var ev *goredis.Cmd
-	var wait *goredis.Cmd
-	loaded, reloaded := false, false
-	for {
-		_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			ev = p.EvalSha(ctx, appendScript.Hash(), keys, args...)
-			wait = p.Do(ctx, "wait", b.replicas, max(b.replicaTimeout.Milliseconds(), 1))
-			return nil
-		})
-		if err != nil && !loaded && goredis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
-			loaded = true
-			if err := appendScript.Load(ctx, c).Err(); err != nil {
-				return "", err
-			}
-			continue
-		}
-		// The pipeline bypasses the ClusterClient's redirects: after a
-		// failover the slot's old primary (back as a replica) answers
-		// MOVED, and go-redis reloads its slot map only every minute.
-		// Reload it now (in the background: wait up to a second for the
-		// slot to move) and send the append once more (the script is
-		// idempotent).
-		if cluster && !reloaded && goredis.HasErrorPrefix(ev.Err(), "MOVED") {
-			reloaded = true
-			stale := c
-			cc.ReloadState(ctx)
-			for i := 0; i < 40 && c == stale && ctx.Err() == nil; i++ {
-				time.Sleep(25 * time.Millisecond)
-				if err := primary(); err != nil {
-					return "", err
-				}
-			}
-			continue
-		}
-		if err := ev.Err(); err != nil {
-			return "", err
-		}
-		s, err := ev.Text()
-		if err != nil {
-			return "", err
-		}
-		n, err := wait.Int64()
-		if err != nil {
-			return s, errors.Join(ErrNotReplicated, err)
-		}
-		if int(n) < b.replicas {
-			return s, fmt.Errorf("%w: %s reached %d of %d replicas within %v", ErrNotReplicated, s, n, b.replicas, b.replicaTimeout)
-		}
-		return s, nil
-	}
-}
-
-// generation returns Redis's generation as this instance last saw it, and
-// whether it saw one.
-func (b *Backend) generation() (string, bool) {
+// history returns Redis's generation and run id as this instance last saw
+// them, and whether it saw them.
+func (b *Backend) history() (gen, runID string, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.gen, b.genOK
+	return b.gen, b.runID, b.genOK
 }
 
-// setGeneration records Redis's generation, read from a script's reply.
-func (b *Backend) setGeneration(g string) {
+// setHistory records Redis's generation and run id, read from a script's
+// reply.
+func (b *Backend) setHistory(gen, runID string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.gen, b.genOK = g, true
+	b.gen, b.runID, b.genOK = gen, runID, true
+}
+
+// setGeneration records Redis's generation, read from a reply that does not
+// give the run id.
+func (b *Backend) setGeneration(gen string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gen = gen
 }
 
 // floor returns the greatest id seen, for the scripts: Redis holding less
@@ -393,7 +283,7 @@ func (b *Backend) Read(ctx context.Context, topics []string, after broker.ID) ([
 	keys := make([]string, 0, 5+len(topics))
 	keys = append(keys, b.keyEpoch, b.keyDropped, b.keyLast, b.keyLost, b.keyGen)
 	args := make([]any, 0, 5+len(topics))
-	args = append(args, after.String(), b.maxAge, b.floor(), "", "")
+	args = append(args, after.String(), b.maxAge, b.floor(), nonce(), "")
 	for _, t := range topics {
 		keys = append(keys, b.topicPrefix+t)
 		args = append(args, t)
@@ -743,17 +633,17 @@ func (b *Backend) read() {
 // last returns the greatest id given, settled against the greatest id this
 // instance saw (see lastScript), and records Redis's generation.
 func (b *Backend) last(ctx context.Context) (broker.ID, error) {
-	v, err := lastScript.Run(ctx, b.c, []string{b.keyLast, b.keyLost, b.keyGen}, b.floor()).StringSlice()
+	v, err := lastScript.Run(ctx, b.c, []string{b.keyLast, b.keyLost, b.keyGen}, b.floor(), nonce()).StringSlice()
 	if err != nil {
 		return broker.ID{}, err
 	}
-	if len(v) != 2 {
+	if len(v) != 3 {
 		return broker.ID{}, errors.New("ssekit: redis broker: unexpected reply to the last-id script")
 	}
 	id, err := broker.ParseID(v[0])
 	if err == nil {
 		b.see(id)
-		b.setGeneration(v[1])
+		b.setHistory(v[1], v[2])
 	}
 	return id, err
 }

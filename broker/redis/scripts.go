@@ -60,19 +60,29 @@ end
 -- lost acknowledged events (a failover to a replica that lagged, a restore
 -- from an older snapshot, a restart without persistence). The greatest id
 -- lost is kept in key kx, so that a client behind it is told, and ids go
--- on above it, so none is given twice. The generation (key kg) becomes
--- that id too: it changes at every loss found, so that a script sent
--- before it (an append that go-redis sends again) can tell.
-local function settle(kl, kx, kg, floor)
+-- on above it, so none is given twice. The generation (key kg) names the
+-- history Redis holds: nonce, a value unique to the calling script, becomes
+-- it at every loss found and whenever there is none (a new Redis, or one
+-- restarted empty), so that a script sent before (an append that go-redis
+-- sends again) can tell.
+local function settle(kl, kx, kg, floor, nonce)
   local last = redis.call('GET', kl) or '0-0'
   if floor ~= '' and cmp(floor, last) > 0 then
     local lost = redis.call('GET', kx)
     if not lost or cmp(floor, lost) > 0 then redis.call('SET', kx, floor) end
     redis.call('SET', kl, floor)
-    redis.call('SET', kg, floor)
+    redis.call('SET', kg, nonce)
     last = floor
+  elseif redis.call('EXISTS', kg) == 0 then
+    redis.call('SET', kg, nonce)
   end
   return last
+end
+
+-- runid returns the id of this Redis process: it changes at every restart,
+-- and differs between a primary and the replica promoted in its place.
+local function runid()
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
 end
 
 local function nowms()
@@ -110,29 +120,36 @@ end
 
 // appendScript adds one event to a topic's stream with the next global id
 // (or the given one, if greater), then trims the stream. It is idempotent
-// per token: go-redis sends a script again after a read timeout, and Redis
+// per token: the broker sends a script again after a read timeout, and Redis
 // may run both copies (the first one was only delayed); the second finds the
 // token and returns the first one's id.
 //
-// A copy that carries another generation than Redis's was sent before Redis
-// lost events (see settle): an earlier copy may have been appended and
-// delivered before the loss, with its token lost with it, so this one is
-// refused ("ssekit: generation <current>") rather than appended twice.
+// The broker sends a copy again itself (go-redis does not: see noRetry), as
+// a retry ("1"), carrying the generation and the Redis process (run id) its
+// instance knew before the first copy. A retry that does not find its token
+// where either changed since is refused ("ssekit: generation <generation>
+// <run id>"): the first copy may have been appended and delivered, then lost
+// with its token (a restart, a restore, a failover), so appending it now
+// could deliver it twice. A first copy is never refused.
 //
 // KEYS: last id, epoch (first id ever), dropped hash, topic stream, lost,
 // generation, token (absent without deduplication).
 // ARGV: given id or "", maxlen, max age in ms (0: none), topic, body, close
 // flag ("1" or "0"), floor (the greatest id the instance saw, or ""), token
-// lifetime in ms, the generation the instance knows.
+// lifetime in ms, the generation the instance knows, a nonce (see settle),
+// retry ("1" or "0"), the run id the instance knows.
 var appendScript = goredis.NewScript(luaLib + `
 if KEYS[7] then
   local done = redis.call('GET', KEYS[7])
   if done then return done end
 end
-local last = settle(KEYS[1], KEYS[5], KEYS[6], ARGV[7])
-local gen = redis.call('GET', KEYS[6]) or ''
-if gen ~= ARGV[9] then
-  return redis.error_reply('ssekit: generation ' .. gen)
+local last = settle(KEYS[1], KEYS[5], KEYS[6], ARGV[7], ARGV[10])
+if ARGV[11] == '1' then
+  local gen = redis.call('GET', KEYS[6]) or ''
+  local rid = runid()
+  if gen ~= ARGV[9] or rid ~= ARGV[12] then
+    return redis.error_reply('ssekit: generation ' .. gen .. ' ' .. rid)
+  end
 end
 local now = nowms()
 local id
@@ -165,13 +182,13 @@ return id
 //
 // KEYS: epoch, dropped hash, last id, lost, generation, then one stream per
 // topic.
-// ARGV: after (exclusive), max age in ms (0: none), floor (or ""), unused,
-// unused, then the topics (ARGV[i] names KEYS[i]).
+// ARGV: after (exclusive), max age in ms (0: none), floor (or ""), a nonce
+// (see settle), unused, then the topics (ARGV[i] names KEYS[i]).
 var readScript = goredis.NewScript(luaLib + `
 local maxage = tonumber(ARGV[2])
 local minms = 0
 if maxage > 0 then minms = nowms() - maxage end
-local last = settle(KEYS[3], KEYS[4], KEYS[5], ARGV[3])
+local last = settle(KEYS[3], KEYS[4], KEYS[5], ARGV[3], ARGV[4])
 local out = { redis.call('GET', KEYS[1]) or '', last, redis.call('GET', KEYS[4]) or '0-0', redis.call('GET', KEYS[5]) or '' }
 for i = 6, #KEYS do
   if minms > 0 and redis.call('EXISTS', KEYS[i]) == 1 then
@@ -184,10 +201,10 @@ return out
 `)
 
 // lastScript returns the greatest id given, settled as above (the reader
-// starts from it), and the generation.
+// starts from it), the generation and the run id.
 //
-// KEYS: last id, lost, generation. ARGV: floor (or "").
+// KEYS: last id, lost, generation. ARGV: floor (or ""), a nonce (see settle).
 var lastScript = goredis.NewScript(luaLib + `
-local last = settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
-return { last, redis.call('GET', KEYS[3]) or '' }
+local last = settle(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+return { last, redis.call('GET', KEYS[3]) or '', runid() }
 `)
