@@ -104,6 +104,52 @@ func subscribeRetry(t *testing.T, b *broker.Broker, topics []string, last string
 	}
 }
 
+// rig is a publishing instance whose connections go through px (which can
+// hold Redis's replies) and a watching instance, through gate when asked
+// for, with a live subscriber of "t" that got a warm-up event.
+type rig struct {
+	srv          *server
+	px, gate     *proxy
+	pub, watcher *broker.Broker
+	live         *broker.Subscription
+}
+
+func newRig(t *testing.T, gated bool) *rig {
+	t.Helper()
+	g := &rig{srv: startServer(t, "redis")}
+	g.px = newProxyTo(t, g.srv.addr())
+	ro := Options{Prefix: "p", Block: 200 * time.Millisecond}
+	g.pub = newBroker(t, retryClient(t, g.px.addr()), broker.Options{}, ro)
+	wo := &goredis.Options{MaxRetries: -1, DialTimeout: time.Second}
+	if gated {
+		g.gate = newProxyTo(t, g.srv.addr())
+		wo.Addr = g.gate.addr()
+		g.watcher = newBroker(t, goredis.NewClient(wo), broker.Options{}, ro)
+	} else {
+		g.watcher = newBroker(t, g.srv.client(wo), broker.Options{}, ro)
+	}
+	g.live = subscribe(t, g.watcher, []string{"t"}, "")
+	publish(t, g.pub, "t", core.Message{Data: "warm-up"})
+	if ev, _ := collect(t, g.live, 1); len(ev) != 1 {
+		t.Fatalf("the live subscriber got %d events; want the warm-up", len(ev))
+	}
+	return g
+}
+
+// resumeOnce resumes on b after onceID, the id under which a subscriber got
+// "once" live, publishes "after" on pub, and fails the test when the
+// resumed subscription gets "once" again before "after".
+func resumeOnce(t *testing.T, b, pub *broker.Broker, onceID string) {
+	t.Helper()
+	resumed := subscribeRetry(t, b, []string{"t"}, onceID)
+	publish(t, pub, "t", core.Message{Data: "after"})
+	ev, _ := collectUntil(t, resumed, func(ev []clientEvent) bool { return hasData(ev, "after") })
+	t.Logf("resumed after %s: ids %v data %v", onceID, idsOf(ev), datas(ev))
+	if n := countData(ev, "once"); n > 0 {
+		t.Errorf("the subscriber that got \"once\" live (%s) gets it %d more time(s) on resume (reset: %v)", onceID, n, hasReset(ev))
+	}
+}
+
 // A brand-new deployment: the very first publish ever, its instance having
 // seen nothing (no floor to find a loss with). When Redis restarts empty
 // after running its first copy, the copy Append sends again is refused (the
@@ -140,13 +186,7 @@ func TestRedisRetryOfFirstPublishAcrossRestart(t *testing.T) {
 	if len(again) > 0 {
 		t.Errorf("the first event ever, delivered live as %s, is appended again after an empty restart as %v (Publish returned %q, %v)", onceID, again, r.id, r.err)
 	}
-	next := publish(t, pub, "t", core.Message{Data: "after"})
-	resumed := subscribeRetry(t, watcher, []string{"t"}, onceID)
-	ev, _ := collectUntil(t, resumed, func(ev []clientEvent) bool { return hasData(ev, "after") })
-	t.Logf("resumed after %s: ids %v data %v", onceID, idsOf(ev), datas(ev))
-	if n := countData(ev, "once"); n > 0 {
-		t.Errorf("the subscriber that got \"once\" live gets it %d more time(s) on resume; next=%s", n, next)
-	}
+	resumeOnce(t, watcher, pub, onceID)
 }
 
 // A second loss right after a first: the instance that found the first loss
@@ -154,17 +194,8 @@ func TestRedisRetryOfFirstPublishAcrossRestart(t *testing.T) {
 // nothing to settle. It is refused all the same (the run id changed).
 func TestRedisRetryAcrossSecondLoss(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "redis")
-	px := newProxyTo(t, srv.addr())
-	gate := newProxyTo(t, srv.addr())
-	ro := Options{Prefix: "p", Block: 200 * time.Millisecond}
-	pub := newBroker(t, retryClient(t, px.addr()), broker.Options{}, ro)
-	watcher := newBroker(t, goredis.NewClient(&goredis.Options{Addr: gate.addr(), MaxRetries: -1, DialTimeout: time.Second}), broker.Options{}, ro)
-	live := subscribe(t, watcher, []string{"t"}, "")
-	publish(t, pub, "t", core.Message{Data: "warm-up"})
-	if ev, _ := collect(t, live, 1); len(ev) != 1 {
-		t.Fatalf("the live subscriber got %d events; want the warm-up", len(ev))
-	}
+	g := newRig(t, true)
+	srv, px, gate, pub, watcher, live := g.srv, g.px, g.gate, g.pub, g.watcher, g.live
 
 	// Loss 1: Redis restarts empty. The publisher finds it (its next publish settles).
 	srv.kill()
@@ -179,13 +210,7 @@ func TestRedisRetryAcrossSecondLoss(t *testing.T) {
 	if len(again) > 0 {
 		t.Errorf("an event delivered live as %s is appended again after the second loss as %v (Publish returned %q, %v)", onceID, again, r.id, r.err)
 	}
-	next := publish(t, pub, "t", core.Message{Data: "after"})
-	resumed := subscribeRetry(t, watcher, []string{"t"}, onceID)
-	ev, _ := collectUntil(t, resumed, func(ev []clientEvent) bool { return hasData(ev, "after") })
-	t.Logf("resumed after %s: ids %v data %v", onceID, idsOf(ev), datas(ev))
-	if n := countData(ev, "once"); n > 0 {
-		t.Errorf("the subscriber that got \"once\" live gets it %d more time(s) on resume; next=%s", n, next)
-	}
+	resumeOnce(t, watcher, pub, onceID)
 }
 
 // Redis restarts from a snapshot that holds everything the publishing
@@ -195,17 +220,8 @@ func TestRedisRetryAcrossSecondLoss(t *testing.T) {
 // that got the first copy live would get it twice with no reset.
 func TestRedisRetryAcrossSnapshotRestore(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "redis")
-	px := newProxyTo(t, srv.addr())
-	gate := newProxyTo(t, srv.addr())
-	ro := Options{Prefix: "p", Block: 200 * time.Millisecond}
-	pub := newBroker(t, retryClient(t, px.addr()), broker.Options{}, ro)
-	watcher := newBroker(t, goredis.NewClient(&goredis.Options{Addr: gate.addr(), MaxRetries: -1, DialTimeout: time.Second}), broker.Options{}, ro)
-	live := subscribe(t, watcher, []string{"t"}, "")
-	publish(t, pub, "t", core.Message{Data: "warm-up"})
-	if ev, _ := collect(t, live, 1); len(ev) != 1 {
-		t.Fatalf("the live subscriber got %d events; want the warm-up", len(ev))
-	}
+	g := newRig(t, true)
+	srv, px, gate, pub, watcher, live := g.srv, g.px, g.gate, g.pub, g.watcher, g.live
 	// A snapshot (as "save 60 1" or BGSAVE would write) holds the warm-up.
 	if err := srv.client(nil).Save(context.Background()).Err(); err != nil {
 		t.Fatal(err)
@@ -217,29 +233,15 @@ func TestRedisRetryAcrossSnapshotRestore(t *testing.T) {
 	if len(again) > 0 {
 		t.Errorf("an event delivered live as %s is appended again after a restore from a snapshot as %v (Publish returned %q, %v)", onceID, again, r.id, r.err)
 	}
-	resumed := subscribeRetry(t, watcher, []string{"t"}, onceID)
-	publish(t, pub, "t", core.Message{Data: "after"})
-	ev, _ := collectUntil(t, resumed, func(ev []clientEvent) bool { return hasData(ev, "after") })
-	t.Logf("resumed after %s: ids %v data %v", onceID, idsOf(ev), datas(ev))
-	if n := countData(ev, "once"); n > 0 {
-		t.Errorf("the subscriber that got \"once\" live gets it %d more time(s) on resume (reset: %v)", n, hasReset(ev))
-	}
+	resumeOnce(t, watcher, pub, onceID)
 }
 
 // The second loss without the gate: the watcher's reader reconnects with its
 // own backoff, as in production.
 func TestRedisRetryAcrossSecondLossNoGate(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "redis")
-	px := newProxyTo(t, srv.addr())
-	ro := Options{Prefix: "p", Block: 200 * time.Millisecond}
-	pub := newBroker(t, retryClient(t, px.addr()), broker.Options{}, ro)
-	watcher := newBroker(t, srv.client(&goredis.Options{MaxRetries: -1, DialTimeout: time.Second}), broker.Options{}, ro)
-	live := subscribe(t, watcher, []string{"t"}, "")
-	publish(t, pub, "t", core.Message{Data: "warm-up"})
-	if ev, _ := collect(t, live, 1); len(ev) != 1 {
-		t.Fatalf("the live subscriber got %d events; want the warm-up", len(ev))
-	}
+	g := newRig(t, false)
+	srv, px, pub, watcher, live := g.srv, g.px, g.pub, g.watcher, g.live
 	srv.kill()
 	srv.start()
 	publish(t, pub, "t", core.Message{Data: "first copy after the loss"}) // never refused
@@ -256,30 +258,16 @@ func TestRedisRetryAcrossSecondLossNoGate(t *testing.T) {
 // the retried copy.
 func TestRedisRetryAcrossSnapshotRestoreWatcherGone(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, "redis")
-	px := newProxyTo(t, srv.addr())
-	gate := newProxyTo(t, srv.addr())
-	ro := Options{Prefix: "p", Block: 200 * time.Millisecond}
-	pub := newBroker(t, retryClient(t, px.addr()), broker.Options{}, ro)
-	watcher := newBroker(t, goredis.NewClient(&goredis.Options{Addr: gate.addr(), MaxRetries: -1, DialTimeout: time.Second}), broker.Options{}, ro)
-	live := subscribe(t, watcher, []string{"t"}, "")
-	publish(t, pub, "t", core.Message{Data: "warm-up"})
-	if ev, _ := collect(t, live, 1); len(ev) != 1 {
-		t.Fatalf("the live subscriber got %d events; want the warm-up", len(ev))
-	}
+	g := newRig(t, true)
+	srv, px, gate, pub, live := g.srv, g.px, g.gate, g.pub, g.live
 	if err := srv.client(nil).Save(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	r, onceID := heldPublish(t, srv, px, gate, pub, live, core.Message{Data: "once"})
 	// The watcher's host is gone for good (its gate stays down).
-	other := newBroker(t, srv.client(nil), broker.Options{}, ro)
-	resumed := subscribeRetry(t, other, []string{"t"}, onceID)
-	publish(t, pub, "t", core.Message{Data: "after"})
-	ev, _ := collectUntil(t, resumed, func(ev []clientEvent) bool { return hasData(ev, "after") })
-	t.Logf("Publish returned %q, %v; resumed after %s: ids %v data %v", r.id, r.err, onceID, idsOf(ev), datas(ev))
-	if n := countData(ev, "once"); n > 0 {
-		t.Errorf("the client that got \"once\" live (%s) gets it %d more time(s) on resume (reset: %v)", onceID, n, hasReset(ev))
-	}
+	other := newBroker(t, srv.client(nil), broker.Options{}, Options{Prefix: "p", Block: 200 * time.Millisecond})
+	t.Logf("Publish returned %q, %v", r.id, r.err)
+	resumeOnce(t, other, pub, onceID)
 }
 
 // No loss at all: concurrent publishers on three instances, subscribers on
