@@ -223,10 +223,14 @@ func TestPeers(t *testing.T) {
 			r := runPeer(t, bin, pc)
 			var got []string
 			for name, st := range r.report {
-				// headers-prompt times the peer's first answer: a warning
-				// there says the machine was busy, not what the peer does.
-				if name == "headers-prompt" && st[0] == "WARN" && pc.want[name] == "" {
-					t.Logf("headers-prompt: WARN on a busy machine: %v", st[1:])
+				// headers-prompt times the peer's first answer, and flush
+				// warns when every event arrived with the end (a peer
+				// process descheduled, then writing all at once): a
+				// warning there says the machine was busy, not what the
+				// peer does. (A flush FAIL, events with the headers, still
+				// counts; ssekit's own flushing is the conformance suite's.)
+				if (name == "headers-prompt" || name == "flush") && st[0] == "WARN" && pc.want[name] == "" {
+					t.Logf("%s: WARN on a busy machine: %v", name, st[1:])
 					continue
 				}
 				if st[0] != "PASS" {
