@@ -105,28 +105,30 @@ func (noRetry) NoRetry() bool { return true }
 
 // evalSha returns the command that runs script s with keys and args.
 func evalSha(ctx context.Context, s *goredis.Script, keys []string, args []any) *goredis.Cmd {
+	return scriptCmd(ctx, "evalsha", s.Hash(), keys, args)
+}
+
+// scriptCmd returns the command op ("evalsha" or "eval") of script (its
+// hash or its source) with keys and args.
+func scriptCmd(ctx context.Context, op, script string, keys []string, args []any) *goredis.Cmd {
 	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, "evalsha", s.Hash(), len(keys))
+	a = append(a, op, script, len(keys))
 	for _, k := range keys {
 		a = append(a, k)
 	}
 	return goredis.NewCmd(ctx, append(a, args...)...)
 }
 
-// appendOnce sends one copy of the append script (loading the script first
-// when Redis does not have it, which means that copy did not run).
+// appendOnce sends one copy of the append script: by its hash, and with its
+// source when Redis does not have it (NOSCRIPT: that copy did not run).
 func (b *Backend) appendOnce(ctx context.Context, keys []string, args []any) (string, error) {
-	for loaded := false; ; loaded = true {
-		cmd := evalSha(ctx, appendScript, keys, args)
+	cmd := evalSha(ctx, appendScript, keys, args)
+	_ = b.c.Process(ctx, noRetry{cmd})
+	if goredis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		cmd = scriptCmd(ctx, "eval", appendLua, keys, args)
 		_ = b.c.Process(ctx, noRetry{cmd})
-		if err := cmd.Err(); !loaded && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-			if err := appendScript.Load(ctx, b.c).Err(); err != nil {
-				return "", err
-			}
-			continue
-		}
-		return cmd.Text()
 	}
+	return cmd.Text()
 }
 
 // appendReplicated runs the append script and WAIT in one pipeline, so on

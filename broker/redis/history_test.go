@@ -301,7 +301,10 @@ func TestRedisNoLossNeverRefused(t *testing.T) {
 			}
 		}
 	}()
-	// A resuming reader on the cut instance.
+	// A resuming reader on the cut instance, from a first event on: a
+	// reader with no Last-Event-ID yet resumes live only, and rightly
+	// misses what came while it was away.
+	startID := publish(t, bs[1], "t", core.Message{Data: "start"})
 	var mu sync.Mutex // guards got
 	var got []string
 	var subs atomic.Int64
@@ -310,7 +313,7 @@ func TestRedisNoLossNeverRefused(t *testing.T) {
 	var firstOnce sync.Once
 	go func() {
 		defer close(done)
-		last := ""
+		last := startID
 		for {
 			select {
 			case <-stop:

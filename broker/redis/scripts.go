@@ -138,7 +138,10 @@ end
 // flag ("1" or "0"), floor (the greatest id the instance saw, or ""), token
 // lifetime in ms, the generation the instance knows, a nonce (see settle),
 // retry ("1" or "0"), the run id the instance knows.
-var appendScript = goredis.NewScript(luaLib + `
+var appendScript = goredis.NewScript(appendLua)
+
+// appendLua is appendScript's source, sent with EVAL when Redis lacks it.
+const appendLua = luaLib + `
 if KEYS[7] then
   local done = redis.call('GET', KEYS[7])
   if done then return done end
@@ -173,7 +176,7 @@ local minms = 0
 if maxage > 0 then minms = now - maxage end
 trim(KEYS[4], KEYS[3], ARGV[4], tonumber(ARGV[2]), minms)
 return id
-`)
+`
 
 // readScript returns, as of one moment, the epoch, the greatest id given,
 // the greatest id lost, the generation and, per topic, the greatest id dropped and the

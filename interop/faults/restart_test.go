@@ -137,8 +137,12 @@ func TestRedisRestart(t *testing.T) {
 			pctx, pcancel := context.WithTimeout(startCtx, time.Second)
 			_, err := brokers[0].Publish(pctx, "t", core.Message{Data: "start"})
 			pcancel()
-			if err != nil {
+			if err != nil && startCtx.Err() != nil {
 				t.Fatalf("publishing start: %v", err)
+			}
+			if err != nil { // a busy machine: the setup tries again
+				t.Logf("publishing start: %v", err)
+				continue
 			}
 			select {
 			case <-c.ready:
