@@ -355,40 +355,62 @@ func reconnectRetry() testCase {
 	return testCase{
 		name: "reconnect-retry",
 		note: fmt.Sprintf("the first response sends retry: %d and ends; the reconnection must reach the server no sooner "+
-			"than %v after the end, and before %v (the clients' default: retry honoured)", retry.Milliseconds(), retry, upper),
+			"than %v after the end, and before %v (the clients' default: retry honoured) in one of 3 tries", retry.Milliseconds(), retry, upper),
 		run: func(j *job) {
-			h := &reconnectHandler{
-				first: func(tg *core.Target) { tg.Dispatch(core.Message{ID: "1", Retry: retry, Data: "first"}) },
-				later: func(k int32, r conformance.Request) (core.EventTarget, error) {
-					return sendAndClose(core.Message{ID: strconv.Itoa(int(k)), Data: "again"})
-				},
-			}
-			srv := j.serve(h.handle, nil)
-			if srv == nil {
-				return
-			}
-			defer j.stop(srv)
-			res, ok := j.open(srv, "/reconnect-retry", clientRequest{Events: []string{"message"}, Count: 2, TimeoutMs: ms(streamTimeout)})
-			if !ok {
-				return
-			}
-			j.expectEvents(res.Events, []client.Event{{Type: "message", Data: "first", LastEventID: "1"}, {Type: "message", Data: "again", LastEventID: "2"}})
-			if len(res.Opens) != 2 {
-				j.errorf("got %d open events; want 2 (the first connection and the reconnection)", len(res.Opens))
-			}
-			ended, at, _ := h.snapshot()
-			if len(at) < 2 {
-				j.errorf("the server saw %d requests; want a reconnection", len(at))
-				return
-			}
-			switch gap := at[1].Sub(ended); {
-			case gap < retry:
-				j.errorf("the reconnection reached the server %v after the first response ended; want at least the retry, %v", gap, retry)
-			case gap >= upper:
-				j.errorf("the reconnection reached the server %v after the first response ended; want it within %v of the retry (%v): retry ignored?", gap, upper, retry)
+			// A busy machine can delay an honoured reconnection past the
+			// default; a client that ignores retry is late every time: it
+			// fails only when all three tries are.
+			for try := 1; ; try++ {
+				gap, ok := reconnectGap(j, retry)
+				switch {
+				case !ok:
+					return
+				case gap < retry:
+					j.errorf("the reconnection reached the server %v after the first response ended; want at least the retry, %v", gap, retry)
+					return
+				case gap < upper:
+					return
+				case try == 3:
+					j.errorf("the reconnection reached the server %v after the first response ended, in each of 3 tries; want it within %v of the retry (%v): retry ignored?", gap, upper, retry)
+					return
+				}
 			}
 		},
 	}
+}
+
+// reconnectGap serves a first response that sends retry and ends, and
+// returns how long after its end the client's reconnection reached the
+// server; false when the case already failed.
+func reconnectGap(j *job, retry time.Duration) (time.Duration, bool) {
+	h := &reconnectHandler{
+		first: func(tg *core.Target) { tg.Dispatch(core.Message{ID: "1", Retry: retry, Data: "first"}) },
+		later: func(k int32, r conformance.Request) (core.EventTarget, error) {
+			return sendAndClose(core.Message{ID: strconv.Itoa(int(k)), Data: "again"})
+		},
+	}
+	srv := j.serve(h.handle, nil)
+	if srv == nil {
+		return 0, false
+	}
+	defer j.stop(srv)
+	res, ok := j.open(srv, "/reconnect-retry", clientRequest{Events: []string{"message"}, Count: 2, TimeoutMs: ms(streamTimeout)})
+	if !ok {
+		return 0, false
+	}
+	n := len(j.problems)
+	j.expectEvents(res.Events, []client.Event{{Type: "message", Data: "first", LastEventID: "1"}, {Type: "message", Data: "again", LastEventID: "2"}})
+	if len(res.Opens) != 2 {
+		j.errorf("got %d open events; want 2 (the first connection and the reconnection)", len(res.Opens))
+	}
+	ended, at, _ := h.snapshot()
+	if len(at) < 2 {
+		j.errorf("the server saw %d requests; want a reconnection", len(at))
+	}
+	if len(j.problems) > n {
+		return 0, false
+	}
+	return at[1].Sub(ended), true
 }
 
 // refusedReconnects checks that the answer to a stream asked for during
