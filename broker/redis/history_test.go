@@ -195,13 +195,13 @@ func TestRedisRetryOfFirstPublishAcrossRestart(t *testing.T) {
 func TestRedisRetryAcrossSecondLoss(t *testing.T) {
 	t.Parallel()
 	g := newRig(t, true)
-	srv, px, gate, pub, watcher, live := g.srv, g.px, g.gate, g.pub, g.watcher, g.live
+	srv, px, gate, pub, watcher := g.srv, g.px, g.gate, g.pub, g.watcher
 
 	// Loss 1: Redis restarts empty. The publisher finds it (its next publish settles).
 	srv.kill()
 	srv.start()
 	publish(t, pub, "t", core.Message{Data: "first copy after the loss"}) // never refused
-	live = subscribeRetry(t, watcher, []string{"t"}, "")
+	live := subscribeRetry(t, watcher, []string{"t"}, "")
 
 	// Loss 2, while the next publish's reply is on its way.
 	r, onceID := heldPublish(t, srv, px, gate, pub, live, core.Message{Data: "once"})
@@ -241,11 +241,11 @@ func TestRedisRetryAcrossSnapshotRestore(t *testing.T) {
 func TestRedisRetryAcrossSecondLossNoGate(t *testing.T) {
 	t.Parallel()
 	g := newRig(t, false)
-	srv, px, pub, watcher, live := g.srv, g.px, g.pub, g.watcher, g.live
+	srv, px, pub, watcher := g.srv, g.px, g.pub, g.watcher
 	srv.kill()
 	srv.start()
 	publish(t, pub, "t", core.Message{Data: "first copy after the loss"}) // never refused
-	live = subscribeRetry(t, watcher, []string{"t"}, "")
+	live := subscribeRetry(t, watcher, []string{"t"}, "")
 	r, onceID := heldPublish(t, srv, px, nil, pub, live, core.Message{Data: "once"})
 	if again := holdsAgain(t, srv, "once"); len(again) > 0 {
 		t.Errorf("an event delivered live as %s is appended again after the second loss as %v (Publish returned %q, %v)", onceID, again, r.id, r.err)
